@@ -1,0 +1,98 @@
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "commands.h"
+#include "fs.h"
+#include "hook.h"
+#include "log.h"
+#include "spool.h"
+#include "text.h"
+
+namespace pbk {
+
+bool LoadConfigForCommand(const Invocation& invocation, Config* config) {
+  std::vector<std::string> errors;
+  if (!LoadConfig(invocation.config_path, config, &errors)) {
+    for (const auto& line : errors) spdlog::error("{}", line);
+    return false;
+  }
+  AddSecrets(config->Secrets());
+  return true;
+}
+
+int CmdFlush(const Invocation& invocation) {
+  InitLogging(LogStyle::kStderr, invocation.debug);
+  if (!invocation.args.empty()) {
+    spdlog::error("usage: pbk-agent flush (takes no arguments)");
+    return kExitUsage;
+  }
+  Config config;
+  if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
+
+  std::string err;
+  if (access(config.paths.state_dir.c_str(), F_OK) != 0) return kExitOk;  // nothing ever spooled
+  FileLock lock;
+  bool acquired = false;
+  if (!lock.Acquire(JoinPath(config.paths.state_dir, "flush.lock"), FileLock::Mode::kTry,
+                    &acquired, &err)) {
+    spdlog::error("{}", err);
+    return kExitProblem;
+  }
+  if (!acquired) {
+    spdlog::info("another pbk-agent flush is running; leaving the spool to it");
+    return kExitOk;
+  }
+
+  PushSender send = MakeKumaSender(config.kuma);
+  auto push = [&](const std::string& job_id, const SpooledPush& entry, std::string* why,
+                  bool* transport_failed) {
+    *transport_failed = false;
+    auto job = config.jobs.find(job_id);
+    if (job == config.jobs.end()) {
+      *why = "job " + job_id + " has no push_token in " + config.path + " any more";
+      return false;
+    }
+    KumaPush message;
+    message.up = entry.up;
+    message.message = "delivered late, run ended " + FormatLocalTime(entry.created_ms) + ": " +
+                      entry.message;
+    message.ping_ms = entry.ping_ms;
+    PushFailure failure = PushFailure::kNone;
+    bool ok = send(job->second.push_token, message, why, &failure);
+    *transport_failed = failure == PushFailure::kTransport;
+    return ok;
+  };
+  FlushReport report = FlushSpool(config.paths.state_dir, push);
+  for (const auto& line : report.lines) spdlog::info("{}", line);
+  for (const auto& line : report.errors) spdlog::error("{}", line);
+  if (report.skipped > 0) {
+    spdlog::warn("{} spooled push(es) left for the next flush", report.skipped);
+  }
+  return report.errors.empty() && report.skipped == 0 ? kExitOk : kExitProblem;
+}
+
+int CmdCheckConfig(const Invocation& invocation) {
+  InitLogging(LogStyle::kStderr, invocation.debug);
+  if (!invocation.args.empty()) {
+    spdlog::error("usage: pbk-agent check-config (takes no arguments)");
+    return kExitUsage;
+  }
+  Config config;
+  if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
+  std::printf("%s: OK (node %s; Kuma %s, %s; %zu job(s) with a push monitor)\n",
+              config.path.c_str(), config.node.c_str(), config.kuma.url.c_str(),
+              config.kuma.server_name.empty()
+                  ? "certificate must carry the IP"
+                  : ("certificate must carry " + config.kuma.server_name).c_str(),
+              config.jobs.size());
+  return kExitOk;
+}
+
+int CmdNotYet(const Invocation& /*invocation*/) {
+  InitLogging(LogStyle::kStderr, false);
+  spdlog::error("this command is not yet available in this version of pbk-agent");
+  return kExitUsage;
+}
+
+}  // namespace pbk

@@ -1,0 +1,18 @@
+// The commands of the table in cli.cpp, one function each.
+#pragma once
+
+#include "cli.h"
+#include "config.h"
+
+namespace pbk {
+
+int CmdHook(const Invocation& invocation);
+int CmdFlush(const Invocation& invocation);
+int CmdCheckConfig(const Invocation& invocation);
+int CmdNotYet(const Invocation& invocation);
+
+// Loads the configuration for a command, logging each problem. On success the
+// configuration's secrets are registered with the log scrubber.
+bool LoadConfigForCommand(const Invocation& invocation, Config* config);
+
+}  // namespace pbk

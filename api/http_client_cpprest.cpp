@@ -1,0 +1,402 @@
+// HttpClient on cpprestsdk: the only file that includes it. Built as the
+// module pbk-http.so (see http_client.h for why).
+//
+// cpprestsdk's own certificate handling is not strict enough, so the checks
+// are pinned in OpenSSL from the context callback:
+//  - the trust store is replaced: only the configured CA file, or the
+//    system's default locations loaded explicitly;
+//  - IP mode: X509_VERIFY_PARAM_set1_ip_asc, SNI off (boost's rfc2818 check
+//    would fall back to the subject CN for an IP, which is not acceptable);
+//  - name mode: X509_VERIFY_PARAM_set1_host with NEVER_CHECK_SUBJECT, the
+//    name sent as Host (cpprestsdk also uses it for SNI);
+//  - a certificate-verify callback records OpenSSL's verdict, so a failure
+//    can be told in words instead of "Error in SSL handshake".
+// cpprestsdk's timeout is per phase, so the total deadline is enforced here
+// by cancelling the request.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cpprest/http_client.h>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <pplx/threadpool.h>
+
+#include "http_client.h"
+
+namespace pbk {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What OpenSSL concluded about the server's certificate chain.
+struct TlsVerdict {
+  std::mutex mutex;
+  bool checked = false;
+  int error = X509_V_OK;
+  std::string subject;      // of the certificate the error is about
+  std::string names;        // the leaf's subject alternative names
+  std::string not_after;    // of the certificate the error is about
+};
+
+std::string NameOf(X509_NAME* name) {
+  if (name == nullptr) return {};
+  char buffer[512];
+  X509_NAME_oneline(name, buffer, sizeof buffer);
+  return buffer;
+}
+
+std::string AsnTime(const ASN1_TIME* time) {
+  if (time == nullptr) return {};
+  BIO* bio = BIO_new(BIO_s_mem());
+  ASN1_TIME_print(bio, time);
+  char* data = nullptr;
+  long length = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(length));
+  BIO_free(bio);
+  return out;
+}
+
+std::string SubjectAltNames(X509* cert) {
+  std::string out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr,
+                                                             nullptr));
+  if (names == nullptr) return "none";
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    std::string entry;
+    if (name->type == GEN_DNS) {
+      const ASN1_IA5STRING* dns = name->d.dNSName;
+      entry = "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                   static_cast<size_t>(ASN1_STRING_length(dns)));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      char text[INET6_ADDRSTRLEN] = "?";
+      int family = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
+      inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof text);
+      entry = std::string("IP:") + text;
+    } else {
+      continue;
+    }
+    out += (out.empty() ? "" : ", ") + entry;
+  }
+  GENERAL_NAMES_free(names);
+  return out.empty() ? "none" : out;
+}
+
+int VerifyChain(X509_STORE_CTX* store_ctx, void* arg) {
+  auto* verdict = static_cast<TlsVerdict*>(arg);
+  int ok = X509_verify_cert(store_ctx);
+  std::lock_guard<std::mutex> lock(verdict->mutex);
+  verdict->checked = true;
+  if (X509* leaf = X509_STORE_CTX_get0_cert(store_ctx)) verdict->names = SubjectAltNames(leaf);
+  if (ok == 1) {
+    verdict->error = X509_V_OK;
+    return ok;
+  }
+  verdict->error = X509_STORE_CTX_get_error(store_ctx);
+  // The library's own host check may refuse what OpenSSL accepted.
+  if (verdict->error == X509_V_OK) verdict->error = X509_V_ERR_APPLICATION_VERIFICATION;
+  if (X509* current = X509_STORE_CTX_get_current_cert(store_ctx)) {
+    verdict->subject = NameOf(X509_get_subject_name(current));
+    verdict->not_after = AsnTime(X509_get0_notAfter(current));
+  }
+  return ok;
+}
+
+std::string OpenSslErrors() {
+  std::string out;
+  while (unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof buffer);
+    out += (out.empty() ? "" : "; ") + std::string(buffer);
+  }
+  return out;
+}
+
+// cpprestsdk reports a refused connection as "host unreachable"; one plain
+// connect() tells which it really was. It sends nothing but a SYN.
+HttpError DiagnoseConnect(const HttpRequest& request, std::chrono::milliseconds budget,
+                          const std::string& where) {
+  HttpError error{HttpErrorKind::kUnreachable, where + "cannot connect"};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return error;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(request.port);
+  inet_pton(AF_INET, request.host.c_str(), &address.sin_addr);
+  int result = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  int code = result == 0 ? 0 : errno;
+  if (code == EINPROGRESS) {
+    pollfd pfd{fd, POLLOUT, 0};
+    int timeout = static_cast<int>(std::max<long long>(1, std::min<long long>(budget.count(), 2000)));
+    if (poll(&pfd, 1, timeout) == 1) {
+      socklen_t length = sizeof code;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length);
+    } else {
+      code = ETIMEDOUT;
+    }
+  }
+  close(fd);
+  switch (code) {
+    case ECONNREFUSED:
+      return {HttpErrorKind::kConnectionRefused,
+              where + "connection refused (nothing listens on that port)"};
+    case ETIMEDOUT:
+      return {HttpErrorKind::kTimeout, where + "no answer to the connection attempt"};
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+      return {HttpErrorKind::kUnreachable, where + std::strerror(code)};
+    case 0:
+      return {HttpErrorKind::kConnectionClosed,
+              where + "the connection failed, but the port accepts connections now"};
+    default:
+      return {HttpErrorKind::kUnreachable, where + std::strerror(code)};
+  }
+}
+
+HttpError CertificateError(const TlsVerdict& verdict, const HttpRequest& request,
+                           const TlsSettings& tls, const std::string& where) {
+  const std::string reason = X509_verify_cert_error_string(verdict.error);
+  const std::string trusted =
+      tls.ca_file.empty() ? "the system's CA store" : "only " + tls.ca_file + " is trusted";
+  switch (verdict.error) {
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return {HttpErrorKind::kNameMismatch,
+              where + "the certificate is not valid for IP address " + request.host +
+                  ": it must carry IP:" + request.host +
+                  " as a subject alternative name (it carries " + verdict.names + ")"};
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_APPLICATION_VERIFICATION:
+      return {HttpErrorKind::kNameMismatch,
+              where + "the certificate is not valid for the name " + tls.server_name +
+                  ": it must carry DNS:" + tls.server_name +
+                  " as a subject alternative name (it carries " + verdict.names + ")"};
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return {HttpErrorKind::kCertificateExpired, where + "the certificate " + verdict.subject +
+                                                      " expired on " + verdict.not_after};
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return {HttpErrorKind::kCertificateExpired,
+              where + "the certificate " + verdict.subject + " is not valid yet"};
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_UNTRUSTED:
+      return {HttpErrorKind::kUntrustedCertificate,
+              where + "the certificate is not signed by a trusted CA (" + reason + "; " + trusted +
+                  ")"};
+    default:
+      return {HttpErrorKind::kCertificateInvalid,
+              where + "the certificate was refused: " + reason};
+  }
+}
+
+class CpprestHttpClient final : public HttpClient {
+ public:
+  explicit CpprestHttpClient(TlsSettings tls) : tls_(std::move(tls)) {}
+
+  bool Send(const HttpRequest& request, HttpResponse* response, HttpError* error) override;
+
+ private:
+  // Replaces the trust store and pins the peer identity. Runs for every new
+  // connection; a failure here makes the handshake fail closed.
+  void SetUpContext(boost::asio::ssl::context& context, const HttpRequest& request,
+                    TlsVerdict* verdict) const;
+
+  TlsSettings tls_;
+};
+
+void CpprestHttpClient::SetUpContext(boost::asio::ssl::context& context,
+                                     const HttpRequest& request, TlsVerdict* verdict) const {
+  SSL_CTX* native = context.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  X509_STORE* store = X509_STORE_new();
+  if (!tls_.ca_file.empty()) {
+    X509_STORE_load_file(store, tls_.ca_file.c_str());
+  } else {
+    X509_STORE_load_file(store, X509_get_default_cert_file());
+    X509_STORE_load_path(store, X509_get_default_cert_dir());
+  }
+  ERR_clear_error();
+  SSL_CTX_set_cert_store(native, store);  // takes ownership, frees the default store
+
+  X509_VERIFY_PARAM* param = SSL_CTX_get0_param(native);
+  if (tls_.server_name.empty()) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, request.host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set_hostflags(
+        param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+    X509_VERIFY_PARAM_set1_host(param, tls_.server_name.c_str(), 0);
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_cert_verify_callback(native, VerifyChain, verdict);
+}
+
+// State shared with the request's continuation, which may outlive Send()
+// when a request ignores its cancellation.
+struct Exchange {
+  TlsVerdict verdict;
+  std::promise<void> done;
+  int status = 0;
+  std::string reason;
+  std::string body;
+  std::exception_ptr failure;
+};
+
+bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
+                             HttpError* error) {
+  const auto start = Clock::now();
+  const std::string where = "connecting to " + request.host + ":" + std::to_string(request.port) +
+                            (tls_.server_name.empty() ? "" : " (" + tls_.server_name + ")") + ": ";
+  auto exchange = std::make_shared<Exchange>();
+  std::shared_ptr<web::http::client::http_client> client;
+  pplx::cancellation_token_source cancel;
+  try {
+    web::http::client::http_client_config config;
+    config.set_timeout(request.deadline);
+    config.set_max_redirects(0);
+    config.set_validate_certificates(true);
+    config.set_tlsext_sni_enabled(!tls_.server_name.empty());
+    TlsVerdict* verdict = &exchange->verdict;
+    config.set_ssl_context_callback([this, request, verdict](boost::asio::ssl::context& context) {
+      SetUpContext(context, request, verdict);
+    });
+    client = std::make_shared<web::http::client::http_client>(
+        web::uri("https://" + request.host + ":" + std::to_string(request.port)), config);
+
+    web::http::http_request message(request.method);
+    message.set_request_uri(web::uri(request.target));
+    message.headers().add("User-Agent", "pbk-agent/" PBK_VERSION);
+    if (!tls_.server_name.empty()) message.headers().add("Host", tls_.server_name);
+    for (const auto& [name, value] : request.headers) message.headers().add(name, value);
+    if (!request.body.empty()) message.set_body(request.body);
+
+    client->request(message, cancel.get_token())
+        .then([exchange](web::http::http_response answer) {
+          exchange->status = answer.status_code();
+          exchange->reason = answer.reason_phrase();
+          return answer.extract_utf8string(true);
+        })
+        .then([exchange, client](pplx::task<std::string> body) {
+          try {
+            exchange->body = body.get();
+          } catch (...) {
+            exchange->failure = std::current_exception();
+          }
+          exchange->done.set_value();
+        });
+  } catch (const std::exception& e) {
+    *error = {HttpErrorKind::kOther, where + "cannot send the request: " + e.what()};
+    return false;
+  }
+
+  auto finished = exchange->done.get_future();
+  bool timed_out = false;
+  if (finished.wait_until(start + request.deadline) == std::future_status::timeout) {
+    timed_out = true;
+    cancel.cancel();
+    // Cancelling closes the socket, which ends every pending operation; the
+    // wait is bounded so a misbehaving library cannot hold the caller.
+    finished.wait_for(std::chrono::seconds(2));
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+
+  if (timed_out) {
+    *error = {HttpErrorKind::kTimeout,
+              where + "no complete answer within " +
+                  std::to_string((request.deadline.count() + 999) / 1000) + " s"};
+    return false;
+  }
+  if (!exchange->failure) {
+    response->status = exchange->status;
+    response->reason = exchange->reason;
+    response->body = std::move(exchange->body);
+    return true;
+  }
+
+  {
+    std::lock_guard<std::mutex> lock(exchange->verdict.mutex);
+    if (exchange->verdict.checked && exchange->verdict.error != X509_V_OK) {
+      *error = CertificateError(exchange->verdict, request, tls_, where);
+      return false;
+    }
+  }
+  try {
+    std::rethrow_exception(exchange->failure);
+  } catch (const web::http::http_exception& e) {
+    const std::string what = e.what();
+    const int code = e.error_code().value();
+    if (code == ETIMEDOUT) {
+      *error = {HttpErrorKind::kTimeout, where + "no answer within " +
+                                             std::to_string((request.deadline.count() + 999) / 1000) +
+                                             " s"};
+    } else if (what.find("connect") != std::string::npos &&
+               what.find("SSL") == std::string::npos) {
+      *error = DiagnoseConnect(request, request.deadline - elapsed, where);
+    } else if (what.find("SSL handshake") != std::string::npos) {
+      const char* reason = ERR_reason_error_string(static_cast<unsigned long>(code));
+      *error = {HttpErrorKind::kTlsHandshake,
+                where + "TLS handshake failed: " + (reason != nullptr ? reason : what)};
+    } else if (code == ECONNRESET || code == ECONNABORTED || code == EPIPE) {
+      *error = {HttpErrorKind::kConnectionClosed, where + "the server closed the connection"};
+    } else {
+      *error = {HttpErrorKind::kOther, where + what};
+    }
+  } catch (const std::exception& e) {
+    *error = {HttpErrorKind::kOther, where + e.what()};
+  } catch (...) {
+    *error = {HttpErrorKind::kOther, where + "unknown failure"};
+  }
+  return false;
+}
+
+void InitializeOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // cpprestsdk loads the whole system CA bundle for every connection
+    // before our callback replaces the store (tens of ms per push). Pointing
+    // OpenSSL's default file at an empty one makes that step free; the store
+    // we install loads the system locations explicitly when it needs them.
+    // This runs before the library starts its threads.
+    setenv("SSL_CERT_FILE", "/dev/null", 1);
+    setenv("SSL_CERT_DIR", "/nonexistent", 1);
+    // The library starts 40 threads by default; one push needs two.
+    crossplat::threadpool::initialize_with_threads(2);
+  });
+}
+
+}  // namespace
+}  // namespace pbk
+
+extern "C" __attribute__((visibility("default"))) pbk::HttpClient* PbkNewHttpClient(
+    const pbk::TlsSettings& tls, std::string* err) {
+  try {
+    if (!tls.ca_file.empty()) {
+      // Fail early with a clear message instead of an untrusted-CA error.
+      X509_STORE* store = X509_STORE_new();
+      int loaded = X509_STORE_load_file(store, tls.ca_file.c_str());
+      X509_STORE_free(store);
+      if (loaded != 1) {
+        *err = "cannot use CA file " + tls.ca_file + ": " + pbk::OpenSslErrors();
+        return nullptr;
+      }
+    }
+    pbk::InitializeOnce();
+    return new pbk::CpprestHttpClient(tls);
+  } catch (const std::exception& e) {
+    *err = std::string("cannot set up the HTTP client: ") + e.what();
+    return nullptr;
+  }
+}

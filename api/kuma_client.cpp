@@ -1,0 +1,98 @@
+#include "kuma_client.h"
+
+#include <nlohmann/json.hpp>
+
+#include "text.h"
+
+namespace pbk {
+
+std::string BuildPushTarget(const std::string& base_path, const std::string& token,
+                            const KumaPush& push) {
+  std::string target = base_path + "/api/push/" + UrlEncode(token);
+  target += push.up ? "?status=up" : "?status=down";
+  target += "&msg=" + UrlEncode(TruncateUtf8(OneLine(push.message), kMaxPushMessageBytes));
+  if (push.ping_ms) target += "&ping=" + std::to_string(std::max<int64_t>(0, *push.ping_ms));
+  return target;
+}
+
+namespace {
+
+// Kuma answers {"ok":false,"msg":"…"}; anything else is shown shortened.
+std::string KumaMessage(const std::string& body) {
+  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_object() && parsed.contains("msg") && parsed["msg"].is_string()) {
+    return parsed["msg"].get<std::string>();
+  }
+  return TruncateUtf8(OneLine(body), 200);
+}
+
+std::string Scrub(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+    text.replace(pos, secret.size(), "****");
+  }
+  return text;
+}
+
+}  // namespace
+
+bool KumaClient::Push(const std::string& token, const KumaPush& push, std::string* err,
+                      PushFailure* failure) {
+  PushFailure ignored;
+  if (failure == nullptr) failure = &ignored;
+  *failure = PushFailure::kNone;
+  HttpRequest request;
+  request.host = endpoint_.host;
+  request.port = endpoint_.port;
+  request.target = BuildPushTarget(endpoint_.base_path, token, push);
+  request.deadline = endpoint_.timeout;
+  HttpResponse response;
+  HttpError error;
+  if (!http_->Send(request, &response, &error)) {
+    *err = Scrub(error.message, token);
+    *failure = PushFailure::kTransport;
+    return false;
+  }
+  *failure = PushFailure::kRefused;
+  if (response.status == 200) {
+    auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+    if (parsed.is_object() && parsed.contains("ok") && parsed["ok"] == true) {
+      *failure = PushFailure::kNone;
+      return true;
+    }
+    *err = Scrub("Kuma answered 200 but did not confirm the push: " + KumaMessage(response.body),
+                 token);
+    return false;
+  }
+  std::string text = "Kuma answered HTTP " + std::to_string(response.status);
+  if (!response.reason.empty()) text += " " + response.reason;
+  if (!response.body.empty()) text += ": " + KumaMessage(response.body);
+  if (response.status == 404) {
+    text += " (check the job's push_token and that its push monitor exists and is active)";
+  } else if (response.status >= 300 && response.status < 400) {
+    text += " (redirects are not followed: kuma.url must point at Kuma itself)";
+  }
+  *err = Scrub(text, token);
+  return false;
+}
+
+bool KumaClient::Probe(std::string* err) {
+  HttpRequest request;
+  request.host = endpoint_.host;
+  request.port = endpoint_.port;
+  request.target = endpoint_.base_path.empty() ? "/" : endpoint_.base_path + "/";
+  request.deadline = endpoint_.timeout;
+  HttpResponse response;
+  HttpError error;
+  if (!http_->Send(request, &response, &error)) {
+    *err = error.message;
+    return false;
+  }
+  if (response.status >= 500) {
+    *err = "Kuma answered HTTP " + std::to_string(response.status) + " " + response.reason;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace pbk

@@ -1,0 +1,380 @@
+#include "hook.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "job_identity.h"
+#include "log.h"
+#include "outcome.h"
+#include "run_record.h"
+#include "spool.h"
+#include "text.h"
+#include "worker.h"
+
+namespace pbk {
+namespace {
+
+constexpr int64_t kKeepRunRecordsMs = 60LL * 24 * 3600 * 1000;
+
+enum class Phase { kJobInit, kJobStart, kJobEnd, kJobAbort, kGuest, kUnknown };
+
+Phase Classify(const std::string& phase) {
+  if (phase == "job-init") return Phase::kJobInit;
+  if (phase == "job-start") return Phase::kJobStart;
+  if (phase == "job-end") return Phase::kJobEnd;
+  if (phase == "job-abort") return Phase::kJobAbort;
+  static const char* kGuestPhases[] = {"backup-start", "pre-stop",     "pre-restart", "post-restart",
+                                       "backup-end",   "backup-abort", "log-end"};
+  for (const char* guest_phase : kGuestPhases) {
+    if (phase == guest_phase) return Phase::kGuest;
+  }
+  return Phase::kUnknown;
+}
+
+std::optional<std::string> Env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+// The last line of defence for the deadline: if the push machinery itself
+// ever hung past the configured timeout, the process ends anyway. The push
+// is already in the spool at that point, so nothing owed is lost.
+void OnDeadline(int) {
+  static const char kMessage[] =
+      "ERROR: the Kuma push did not finish within its deadline; the result stays spooled for "
+      "`pbk-agent flush`\n";
+  ssize_t ignored = write(STDOUT_FILENO, kMessage, sizeof kMessage - 1);
+  (void)ignored;
+  _exit(0);
+}
+
+void ArmDeadline(int seconds) {
+  struct sigaction action {};
+  action.sa_handler = OnDeadline;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGALRM, &action, nullptr);
+  alarm(static_cast<unsigned>(seconds));
+}
+
+class Hook {
+ public:
+  explicit Hook(const HookContext& context)
+      : context_(context), config_(*context.config), phase_name_(context.args.front()) {}
+
+  int Run();
+
+ private:
+  int RecordPhase(Phase phase);
+  int EndRun();
+  int ManualPush();
+  int64_t Now() const { return context_.now_ms ? context_.now_ms() : NowMs(); }
+
+  const HookContext& context_;
+  const Config& config_;
+  const std::string phase_name_;
+  WorkerIdentity worker_;
+  std::string record_path_;
+};
+
+int Hook::Run() {
+  const Phase phase = Classify(phase_name_);
+  const bool ends_run = phase == Phase::kJobEnd || phase == Phase::kJobAbort;
+  if (ends_run && context_.args.size() > 1) return ManualPush();
+  if (phase == Phase::kUnknown) {
+    spdlog::warn("pbk-agent hook: unknown phase {}; ignored", Quote(phase_name_));
+    return 0;
+  }
+
+  std::string err;
+  if (!IdentifyWorker(config_.paths.proc, context_.parent_pid, &worker_, &err)) {
+    spdlog::error("pbk-agent hook {}: {}", phase_name_, err);
+    return ends_run ? 1 : 0;
+  }
+  record_path_ = RunRecordPath(config_.paths.state_dir, worker_.key);
+  return ends_run ? EndRun() : RecordPhase(phase);
+}
+
+int Hook::RecordPhase(Phase phase) {
+  RunRecord record;
+  bool exists = false;
+  std::string err;
+  if (!LoadRunRecord(record_path_, &record, &exists, &err)) {
+    // Overwriting would forget the guests recorded so far; job-end will
+    // report the run as unknown instead.
+    spdlog::error("pbk-agent hook {}: {}; this run's result will be reported as unknown",
+                  phase_name_, err);
+    return 0;
+  }
+  const int64_t now = Now();
+  if (!exists) {
+    record.key = worker_.key;
+    record.upid = worker_.upid;
+    record.worker_pid = static_cast<int>(worker_.pid);
+    record.first_ms = now;
+  }
+  record.node = config_.node;
+  if (context_.env.storeid) record.storage = *context_.env.storeid;
+  if (context_.env.dumpdir) record.dumpdir = *context_.env.dumpdir;
+  if (phase == Phase::kJobStart) record.job_start_ms = now;
+
+  if (phase == Phase::kGuest) {
+    const auto& args = context_.args;
+    std::optional<uint64_t> vmid = args.size() == 3 ? ParseUnsigned(args[2]) : std::nullopt;
+    if (!vmid || *vmid == 0 || *vmid > 999999999) {
+      spdlog::warn("pbk-agent hook {}: expected MODE VMID, got {} argument(s); ignored",
+                   phase_name_, args.size() - 1);
+      return 0;
+    }
+    GuestRecord& guest = record.Guest(static_cast<int>(*vmid));
+    guest.mode = args[1];
+    if (context_.env.vmtype) guest.type = *context_.env.vmtype;
+    if (context_.env.hostname) guest.name = *context_.env.hostname;
+    if (context_.env.target) guest.target = *context_.env.target;
+    if (phase_name_ == "backup-start" && guest.started_ms == 0) {
+      guest.started_ms = now;
+    } else if (phase_name_ == "backup-end") {
+      // An abort is final: vzdump may still run backup-end's neighbours.
+      if (guest.result != GuestResult::kFailed) guest.result = GuestResult::kOk;
+      guest.ended_ms = now;
+    } else if (phase_name_ == "backup-abort") {
+      guest.result = GuestResult::kFailed;
+      guest.ended_ms = now;
+    }
+  }
+  if (!SaveRunRecord(record_path_, record, &err)) {
+    spdlog::error("pbk-agent hook {}: cannot record this phase: {}", phase_name_, err);
+  }
+  return 0;
+}
+
+int Hook::EndRun() {
+  RunRecord record;
+  bool exists = false;
+  std::string err;
+  std::string record_problem;
+  if (!LoadRunRecord(record_path_, &record, &exists, &err)) {
+    record_problem = "the run record is unreadable (" + err + ")";
+    record = RunRecord{};
+    exists = false;
+  } else if (!exists) {
+    record_problem = "no earlier phase of this run was recorded";
+  }
+  if (!exists) {
+    record.key = worker_.key;
+    record.upid = worker_.upid;
+    record.worker_pid = static_cast<int>(worker_.pid);
+    record.first_ms = Now();
+    record.storage = context_.env.storeid.value_or("");
+  }
+  record.node = config_.node;
+
+  // Exactly one push per run: a second end phase (job-abort after a job-end,
+  // or a repeated call) reports what was done instead of pushing again.
+  const std::string spool_entry = JoinPath(SpoolDir(config_.paths.state_dir), worker_.key + ".json");
+  if (record.push.state != PushState::kNone || access(spool_entry.c_str(), F_OK) == 0) {
+    if (record.push.state == PushState::kDelivered || record.push.state == PushState::kSpooled) {
+      spdlog::info("pbk-agent: {} after {}: this run was already reported to Kuma as {} ({})",
+                   phase_name_, record.end_phase.empty() ? "an earlier end phase" : record.end_phase,
+                   record.push.up ? "up" : "down", PushStateName(record.push.state));
+    }
+    return 0;
+  }
+
+  record.end_phase = phase_name_;
+  record.end_ms = Now();
+
+  JobIdentity identity = IdentifyJob(config_.paths.scheduler_dir,
+                                     JoinPath(config_.paths.state_dir, kJobCacheFile), record,
+                                     config_.node);
+  if (!identity.found) {
+    record.push.state = PushState::kUnattributed;
+    record.push.detail = identity.problem;
+    if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
+    spdlog::error(
+        "pbk-agent: cannot tell which backup job this run belongs to: {}. No Kuma monitor will "
+        "hear about this run; run `pbk-agent guard` to refresh the job list, or make the job "
+        "scheduled",
+        identity.problem);
+    return 1;
+  }
+  record.job_id = identity.job_id;
+  record.job_source = identity.source;
+
+  auto job = config_.jobs.find(identity.job_id);
+  if (job == config_.jobs.end()) {
+    record.push.state = PushState::kNoToken;
+    record.push.detail = "no push token configured";
+    if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
+    spdlog::error(
+        "pbk-agent: backup job {} has no push monitor on node {}: add \"jobs\": {{\"{}\": "
+        "{{\"push_token\": \"…\"}}}} to {}. No Kuma monitor will hear about this run",
+        identity.job_id, config_.node, identity.job_id, config_.path);
+    return 1;
+  }
+
+  Outcome outcome = JudgeRun(record);
+  if (!record_problem.empty()) {
+    outcome.up = false;
+    outcome.message = TruncateUtf8(config_.node + ": backup job result UNKNOWN: " +
+                                       record_problem + " (storage " +
+                                       (record.storage.empty() ? "unknown" : record.storage) + ")",
+                                   kMaxPushMessageBytes);
+  }
+
+  SpooledPush owed;
+  owed.job_id = identity.job_id;
+  owed.up = outcome.up;
+  owed.message = outcome.message;
+  owed.ping_ms = outcome.duration_ms;
+  owed.created_ms = record.end_ms;
+  owed.run_key = worker_.key;
+  UniqueFd spool_lock;
+  std::string spool_err;
+  const bool spooled = SpoolPush(config_.paths.state_dir, &owed, &spool_lock, &spool_err);
+
+  record.push.state = spooled ? PushState::kSpooled : PushState::kLost;
+  record.push.up = outcome.up;
+  record.push.message = outcome.message;
+  record.push.ping_ms = outcome.duration_ms;
+  record.push.at_ms = record.end_ms;
+  if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
+
+  ArmDeadline(config_.kuma.timeout_seconds + 10);
+  KumaPush push{outcome.up, outcome.message, outcome.duration_ms};
+  std::string push_err;
+  const bool delivered = context_.send(job->second.push_token, push, &push_err, nullptr);
+  alarm(0);
+
+  const char* status = outcome.up ? "up" : "down";
+  int exit_code = 0;
+  if (delivered) {
+    if (spooled && !RemoveFile(owed.path, &err)) {
+      spdlog::warn("pbk-agent: {} (flush would send this push a second time)", err);
+    }
+    record.push.state = PushState::kDelivered;
+    spdlog::info("pbk-agent: pushed {} to Uptime Kuma for job {}: {}", status, identity.job_id,
+                 outcome.message);
+  } else if (spooled) {
+    record.push.detail = push_err;
+    spdlog::error(
+        "pbk-agent: push of {} to Uptime Kuma for job {} failed: {}. The result is spooled in {} "
+        "and `pbk-agent flush` will deliver it; until then Kuma alarms by missed heartbeat",
+        status, identity.job_id, push_err, owed.path);
+  } else {
+    record.push.detail = push_err + "; " + spool_err;
+    spdlog::error(
+        "pbk-agent: push of {} to Uptime Kuma for job {} failed: {}, and it could not be spooled "
+        "either: {}. This result is lost; Kuma will alarm by missed heartbeat",
+        status, identity.job_id, push_err, spool_err);
+    exit_code = 1;
+  }
+  spool_lock.Reset();
+  if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
+  PruneRunRecords(config_.paths.state_dir, Now() - kKeepRunRecordsMs, &err);
+  return exit_code;
+}
+
+int Hook::ManualPush() {
+  const auto& args = context_.args;
+  const std::string& word = args[1];
+  bool up;
+  if (word == "ok" || word == "up") {
+    up = true;
+  } else if (word == "fail" || word == "failed" || word == "down") {
+    up = false;
+  } else {
+    spdlog::error("usage: {} ok|fail [JOB-ID]  (a manual test push; got {})", phase_name_,
+                  Quote(word));
+    return 2;
+  }
+  if (args.size() > 3) {
+    spdlog::error("usage: {} ok|fail [JOB-ID]  (too many arguments)", phase_name_);
+    return 2;
+  }
+  std::string job_id;
+  if (args.size() == 3) {
+    job_id = args[2];
+  } else if (config_.jobs.size() == 1) {
+    job_id = config_.jobs.begin()->first;
+  } else {
+    std::vector<std::string> ids;
+    for (const auto& [id, job] : config_.jobs) ids.push_back(id);
+    spdlog::error("name the job to test: {} {} JOB-ID, one of: {}", phase_name_, word,
+                  ids.empty() ? "(none configured in " + config_.path + ")" : Join(ids, ", "));
+    return 2;
+  }
+  auto job = config_.jobs.find(job_id);
+  if (job == config_.jobs.end()) {
+    spdlog::error("job {} has no push_token in {}", job_id, config_.path);
+    return 2;
+  }
+  KumaPush push;
+  push.up = up;
+  push.message = "manual test from node " + config_.node + " at " + FormatLocalTime(Now()) +
+                 " (not a backup result)";
+  std::string err;
+  if (!context_.send(job->second.push_token, push, &err, nullptr)) {
+    spdlog::error("manual test push for job {} failed: {}", job_id, err);
+    return 1;
+  }
+  spdlog::info("pushed {} to Uptime Kuma for job {} (manual test): {}", up ? "up" : "down",
+               job_id, push.message);
+  return 0;
+}
+
+}  // namespace
+
+HookEnvironment HookEnvironment::FromProcess() {
+  HookEnvironment env;
+  env.storeid = Env("STOREID");
+  env.dumpdir = Env("DUMPDIR");
+  env.vmtype = Env("VMTYPE");
+  env.hostname = Env("HOSTNAME");
+  env.target = Env("TARGET");
+  env.logfile = Env("LOGFILE");
+  return env;
+}
+
+int RunHook(const HookContext& context) {
+  if (context.args.empty()) {
+    spdlog::error("usage: pbk-agent hook PHASE [MODE VMID]");
+    return 2;
+  }
+  return Hook(context).Run();
+}
+
+int HookExitForBrokenConfig(const std::vector<std::string>& args) {
+  if (args.empty()) return 2;
+  Phase phase = Classify(args.front());
+  return phase == Phase::kJobEnd || phase == Phase::kJobAbort ? 2 : 0;
+}
+
+PushSender MakeKumaSender(const KumaConfig& kuma) {
+  struct State {
+    std::unique_ptr<HttpClient> http;
+    std::unique_ptr<KumaClient> client;
+  };
+  auto state = std::make_shared<State>();
+  return [state, kuma](const std::string& token, const KumaPush& push, std::string* err,
+                       PushFailure* failure) {
+    if (!state->client) {
+      TlsSettings tls{kuma.ca_file, kuma.server_name};
+      state->http = NewHttpClient(tls, err);
+      if (!state->http) {
+        if (failure != nullptr) *failure = PushFailure::kTransport;
+        return false;
+      }
+      KumaEndpoint endpoint{kuma.endpoint.host, kuma.endpoint.port, kuma.endpoint.base_path,
+                            std::chrono::seconds(kuma.timeout_seconds)};
+      state->client = std::make_unique<KumaClient>(state->http.get(), endpoint);
+    }
+    return state->client->Push(token, push, err, failure);
+  };
+}
+
+}  // namespace pbk

@@ -1,0 +1,62 @@
+// The vzdump hook: `pbk-agent hook PHASE [MODE VMID]`, run by vzdump through
+// the wrapper script for every phase of every backup job.
+//
+// Rules it lives by:
+//  - backups come first: every phase but job-end/job-abort exits 0 whatever
+//    happens, and no phase but those touches the network;
+//  - exactly one push per run, at the first of job-end / job-abort;
+//  - a push owed is never dropped: it is spooled before it is sent;
+//  - every problem is an "ERROR:" line in the task log; job-end exits 1 when
+//    no monitor can hear about the run (unknown job, no push token).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "kuma_client.h"
+
+namespace pbk {
+
+// What vzdump put in the (otherwise empty) environment.
+struct HookEnvironment {
+  std::optional<std::string> storeid;
+  std::optional<std::string> dumpdir;
+  std::optional<std::string> vmtype;
+  std::optional<std::string> hostname;  // the guest's name
+  std::optional<std::string> target;
+  std::optional<std::string> logfile;
+
+  static HookEnvironment FromProcess();
+};
+
+// Sends one push to the monitor of a job; false with *err when Kuma did not
+// confirm. Built lazily so guest phases never load the HTTP module.
+using PushSender = std::function<bool(const std::string& token, const KumaPush& push,
+                                      std::string* err, PushFailure* failure)>;
+
+struct HookContext {
+  const Config* config = nullptr;
+  std::vector<std::string> args;  // PHASE [MODE VMID], or job-end ok [JOB-ID]
+  HookEnvironment env;
+  pid_t parent_pid = 0;
+  PushSender send;
+  std::function<int64_t()> now_ms;  // the clock, replaceable in tests
+};
+
+// Runs one hook call and returns its exit code. Lines for the task log go
+// through spdlog (see log.h).
+int RunHook(const HookContext& context);
+
+// Exit code for a hook call whose configuration could not be loaded: only
+// job-end and job-abort may fail; every other phase must let vzdump go on.
+int HookExitForBrokenConfig(const std::vector<std::string>& args);
+
+// The production PushSender: a Kuma client over the TLS module.
+PushSender MakeKumaSender(const KumaConfig& kuma);
+
+}  // namespace pbk

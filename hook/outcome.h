@@ -1,0 +1,24 @@
+// Judging a finished run: up only when every guest of the run ended with
+// backup-end and the job was not aborted; and the words Kuma shows for it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "run_record.h"
+
+namespace pbk {
+
+struct Outcome {
+  bool up = false;
+  int ok = 0;
+  int failed = 0;
+  int unfinished = 0;  // started, but neither backup-end nor backup-abort came
+  int64_t duration_ms = 0;
+  std::string message;  // one line, capped for Kuma
+};
+
+// RECORD must have its end phase set.
+Outcome JudgeRun(const RunRecord& record);
+
+}  // namespace pbk

@@ -1,0 +1,185 @@
+#include "spool.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "run_record.h"
+#include "text.h"
+
+namespace pbk {
+
+using nlohmann::json;
+
+std::string SpoolDir(const std::string& state_dir) { return JoinPath(state_dir, "spool"); }
+
+std::string SerializeSpooledPush(const SpooledPush& push) {
+  json document = {{"format", 1},
+                   {"job_id", push.job_id},
+                   {"status", push.up ? "up" : "down"},
+                   {"msg", push.message},
+                   {"ping", push.ping_ms ? json(*push.ping_ms) : json()},
+                   {"created", push.created_ms},
+                   {"run", push.run_key},
+                   {"attempts", push.attempts},
+                   {"last_error", push.last_error}};
+  return document.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* err) {
+  json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object()) {
+    *err = "not a JSON object";
+    return false;
+  }
+  try {
+    if (document.at("format").get<int>() != 1) {
+      *err = "unknown format";
+      return false;
+    }
+    SpooledPush result;
+    result.job_id = document.at("job_id").get<std::string>();
+    const std::string status = document.at("status").get<std::string>();
+    if (status != "up" && status != "down") {
+      *err = "status must be up or down";
+      return false;
+    }
+    result.up = status == "up";
+    result.message = document.at("msg").get<std::string>();
+    if (!document.at("ping").is_null()) result.ping_ms = document.at("ping").get<int64_t>();
+    result.created_ms = document.at("created").get<int64_t>();
+    result.run_key = document.at("run").get<std::string>();
+    result.attempts = document.at("attempts").get<int>();
+    result.last_error = document.at("last_error").get<std::string>();
+    if (result.job_id.empty()) {
+      *err = "no job id";
+      return false;
+    }
+    *push = std::move(result);
+    return true;
+  } catch (const json::exception& e) {
+    *err = std::string("malformed: ") + e.what();
+    return false;
+  }
+}
+
+bool SpoolPush(const std::string& state_dir, SpooledPush* push, UniqueFd* lock,
+               std::string* err) {
+  const std::string dir = SpoolDir(state_dir);
+  if (!MakeDirs(dir, 0700, err)) return false;
+  std::string name = push->run_key.empty() ? "push-" + std::to_string(push->created_ms) + "-" +
+                                                  push->job_id
+                                            : push->run_key;
+  push->path = JoinPath(dir, name + ".json");
+  AtomicWriteOptions options;
+  options.locked_fd = lock;
+  return WriteFileAtomic(push->path, SerializeSpooledPush(*push), options, err);
+}
+
+std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad) {
+  std::vector<SpooledPush> entries;
+  const std::string dir = SpoolDir(state_dir);
+  std::vector<std::string> names;
+  std::string err;
+  if (!ListDir(dir, &names, &err)) {
+    bad->push_back(err);
+    return entries;
+  }
+  for (const auto& name : names) {
+    // Temporary files of a write in progress (or killed) start with a dot.
+    if (StartsWith(name, ".") || !EndsWith(name, ".json")) continue;
+    const std::string path = JoinPath(dir, name);
+    std::string text;
+    bool exists = false;
+    if (!ReadFileIfExists(path, &text, &exists, &err)) {
+      bad->push_back(err);
+      continue;
+    }
+    if (!exists) continue;  // delivered by someone else meanwhile
+    SpooledPush push;
+    if (!ParseSpooledPush(text, &push, &err)) {
+      bad->push_back(path + ": " + err + " (kept; inspect and remove it by hand)");
+      continue;
+    }
+    push.path = path;
+    entries.push_back(std::move(push));
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const SpooledPush& a, const SpooledPush& b) {
+    return a.created_ms < b.created_ms;
+  });
+  return entries;
+}
+
+namespace {
+
+// Marks the run's record as delivered, if the record is still there.
+void NoteDelivered(const std::string& state_dir, const SpooledPush& push) {
+  if (push.run_key.empty()) return;
+  const std::string path = RunRecordPath(state_dir, push.run_key);
+  RunRecord record;
+  bool exists = false;
+  std::string err;
+  if (!LoadRunRecord(path, &record, &exists, &err) || !exists) return;
+  record.push.state = PushState::kDelivered;
+  record.push.at_ms = NowMs();
+  record.push.detail = "delivered late by pbk-agent flush";
+  SaveRunRecord(path, record, &err);
+}
+
+}  // namespace
+
+FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_function) {
+  FlushReport report;
+  std::vector<std::string> bad;
+  std::vector<SpooledPush> entries = ListSpool(state_dir, &bad);
+  for (auto& line : bad) report.errors.push_back(std::move(line));
+
+  bool kuma_unreachable = false;
+  for (auto& entry : entries) {
+    if (kuma_unreachable) {
+      ++report.skipped;
+      continue;
+    }
+    UniqueFd fd(open(entry.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) continue;  // delivered meanwhile
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      ++report.skipped;  // a hook is pushing it right now
+      continue;
+    }
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0 || st.st_nlink == 0) continue;  // removed after delivery
+
+    std::string err;
+    bool transport_failed = false;
+    if (push_function(entry.job_id, entry, &err, &transport_failed)) {
+      std::string remove_err;
+      if (!RemoveFile(entry.path, &remove_err)) {
+        report.errors.push_back("delivered, but " + remove_err +
+                                " (it would be sent again: remove it by hand)");
+      }
+      NoteDelivered(state_dir, entry);
+      ++report.delivered;
+      report.lines.push_back("delivered the " + std::string(entry.up ? "up" : "down") +
+                             " push for job " + entry.job_id + " spooled " +
+                             FormatLocalTime(entry.created_ms));
+      continue;
+    }
+    ++report.failed;
+    report.errors.push_back("job " + entry.job_id + ": push spooled " +
+                            FormatLocalTime(entry.created_ms) + " not delivered: " + err);
+    entry.attempts += 1;
+    entry.last_error = err;
+    std::string write_err;
+    // The entry is rewritten under its lock; on failure the old one stays.
+    if (!WriteFileAtomic(entry.path, SerializeSpooledPush(entry), &write_err)) {
+      report.errors.push_back(write_err);
+    }
+    kuma_unreachable = transport_failed;
+  }
+  return report;
+}
+
+}  // namespace pbk

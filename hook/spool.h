@@ -1,0 +1,61 @@
+// Pushes that are owed but not yet confirmed by Kuma, one file each in
+// state_dir/spool/.
+//
+// The hook writes the entry BEFORE it pushes and removes it only after Kuma
+// confirmed, so a crash, a hang or a dead Kuma at any point leaves the push
+// owed, never lost. While the hook pushes, it holds a lock on the entry, so
+// `flush` running at the same moment skips it instead of sending it twice.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fs.h"
+
+namespace pbk {
+
+struct SpooledPush {
+  std::string path;  // where it is stored
+  std::string job_id;
+  bool up = false;
+  std::string message;
+  std::optional<int64_t> ping_ms;
+  int64_t created_ms = 0;
+  std::string run_key;  // the run record it belongs to, if any
+  int attempts = 0;
+  std::string last_error;
+};
+
+std::string SpoolDir(const std::string& state_dir);
+
+std::string SerializeSpooledPush(const SpooledPush& push);
+bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* err);
+
+// Writes the entry for a run (state_dir/spool/<run_key>.json), locked; the
+// lock is held in *lock until the caller lets go.
+bool SpoolPush(const std::string& state_dir, SpooledPush* push, UniqueFd* lock, std::string* err);
+
+// Entries oldest first; unreadable files are named in *bad, never removed.
+std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad);
+
+// Sends one push for JOB_ID; false with *err when it was not confirmed.
+// *transport_failed tells a dead or unreachable Kuma from a refusal.
+using PushFunction = std::function<bool(const std::string& job_id, const SpooledPush& push,
+                                        std::string* err, bool* transport_failed)>;
+
+struct FlushReport {
+  int delivered = 0;
+  int failed = 0;   // tried and not confirmed
+  int skipped = 0;  // not tried (Kuma down, or a hook is pushing it right now)
+  std::vector<std::string> lines;  // one per entry, for the log
+  std::vector<std::string> errors;
+};
+
+// Delivers the spool oldest first, removing each entry only after Kuma
+// confirmed it. Stops trying once Kuma cannot be reached at all.
+FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push);
+
+}  // namespace pbk

@@ -60,19 +60,21 @@ bool KumaClient::Push(const std::string& token, const KumaPush& push, std::strin
       *failure = PushFailure::kNone;
       return true;
     }
-    *err = Scrub("Kuma answered 200 but did not confirm the push: " + KumaMessage(response.body),
-                 token);
+    *err = "Kuma answered 200 but did not confirm the push: " +
+           Scrub(KumaMessage(response.body), token);
     return false;
   }
+  // Only what came from outside is scrubbed, so the hints stay readable
+  // even with a token that happens to be an ordinary word.
   std::string text = "Kuma answered HTTP " + std::to_string(response.status);
-  if (!response.reason.empty()) text += " " + response.reason;
-  if (!response.body.empty()) text += ": " + KumaMessage(response.body);
+  if (!response.reason.empty()) text += " " + Scrub(response.reason, token);
+  if (!response.body.empty()) text += ": " + Scrub(KumaMessage(response.body), token);
   if (response.status == 404) {
     text += " (check the job's push_token and that its push monitor exists and is active)";
   } else if (response.status >= 300 && response.status < 400) {
     text += " (redirects are not followed: kuma.url must point at Kuma itself)";
   }
-  *err = Scrub(text, token);
+  *err = text;
   return false;
 }
 

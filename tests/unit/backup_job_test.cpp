@@ -1,0 +1,79 @@
+#include "backup_job.h"
+
+#include <gtest/gtest.h>
+
+namespace pbk {
+namespace {
+
+using nlohmann::json;
+
+TEST(BackupJobTest, ReadsTheApiShapesLoosely) {
+  // As /cluster/backup gives them: legacy jobs first ("enabled" as a string),
+  // then jobs.cfg entries with numbers for booleans; other section types are
+  // not backup jobs.
+  json document = json::parse(R"({"data": [
+    {"id": "3f2a:0", "schedule": "sat 01:00", "enabled": "1", "vmid": "100 101",
+     "mode": "snapshot", "storage": "local", "quiet": 1},
+    {"id": "3f2a:2", "enabled": "", "vmid": "200", "storage": "local"},
+    {"id": "backup-8d6f3a2c-1b4e", "type": "vzdump", "schedule": "21:00", "all": 1,
+     "enabled": 1, "script": "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh",
+     "prune-backups": {"keep-daily": "7"}, "storage": "pbs-main", "next-run": 1764000000},
+    {"id": "sync-ldap", "type": "realm-sync", "schedule": "daily"}
+  ]})");
+  std::vector<BackupJob> jobs;
+  std::string err;
+  ASSERT_TRUE(ParseBackupJobList(document, &jobs, &err)) << err;
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_TRUE(jobs[0].IsLegacy());
+  EXPECT_TRUE(jobs[0].enabled);
+  EXPECT_EQ(jobs[0].vmids, (std::vector<int>{100, 101}));
+  EXPECT_FALSE(jobs[1].enabled);
+  EXPECT_FALSE(jobs[2].IsLegacy());
+  EXPECT_TRUE(jobs[2].all);
+  EXPECT_EQ(jobs[2].script, "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh");
+  EXPECT_EQ(jobs[2].raw["prune-backups"]["keep-daily"], "7");
+}
+
+TEST(BackupJobTest, ReadsTheBareArrayPveshPrints) {
+  std::vector<BackupJob> jobs;
+  std::string err;
+  ASSERT_TRUE(ParseBackupJobList(json::parse(R"([{"id":"j","type":"vzdump","vmid":100}])"), &jobs,
+                                 &err));
+  EXPECT_EQ(jobs.at(0).vmids, std::vector<int>{100});
+}
+
+TEST(BackupJobTest, BadValuesAreNamed) {
+  std::vector<BackupJob> jobs;
+  std::string err;
+  EXPECT_FALSE(ParseBackupJobList(json::parse(R"({"data": {"id": 1}})"), &jobs, &err));
+  EXPECT_EQ(err, "expected a list of jobs, got object");
+  EXPECT_FALSE(ParseBackupJobList(json::parse(R"({"errors": {}})"), &jobs, &err));
+  EXPECT_EQ(err, "expected a list of jobs or {\"data\": [...]}, got an object without \"data\"");
+  EXPECT_FALSE(ParseBackupJobList(json::parse(R"([{"type": "vzdump"}])"), &jobs, &err));
+  EXPECT_EQ(err, "entry 1: a job without \"id\"");
+  EXPECT_FALSE(ParseBackupJobList(json::parse(R"([{"id": "j", "enabled": "maybe"}])"), &jobs, &err));
+  EXPECT_EQ(err, "entry 1: job \"j\": \"enabled\" is \"maybe\", expected a boolean");
+  EXPECT_FALSE(ParseBackupJobList(json::parse(R"([{"id": "j", "vmid": "100,abc"}])"), &jobs, &err));
+  EXPECT_EQ(err, "entry 1: job \"j\": \"vmid\" is not a list of guest ids: \"100,abc\"");
+  EXPECT_FALSE(ParseBackupJobList(json::parse(R"([{"id": "j", "storage": ["a"]}])"), &jobs, &err));
+  EXPECT_EQ(err, "entry 1: job \"j\": \"storage\" is array, expected a string");
+}
+
+TEST(BackupJobTest, JobCacheRoundTrips) {
+  JobCache cache;
+  cache.source = "pvesh";
+  cache.node = "pve1";
+  cache.written_ms = 1234;
+  std::string err;
+  ASSERT_TRUE(ParseBackupJobList(json::parse(R"([{"id":"j1","type":"vzdump","all":1}])"),
+                                 &cache.jobs, &err));
+  JobCache loaded;
+  ASSERT_TRUE(ParseJobCache(SerializeJobCache(cache), &loaded, &err)) << err;
+  EXPECT_EQ(loaded.source, "pvesh");
+  EXPECT_EQ(loaded.written_ms, 1234);
+  ASSERT_EQ(loaded.jobs.size(), 1u);
+  EXPECT_TRUE(loaded.jobs[0].all);
+}
+
+}  // namespace
+}  // namespace pbk

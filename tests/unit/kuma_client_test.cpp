@@ -1,0 +1,105 @@
+#include "kuma_client.h"
+
+#include <gtest/gtest.h>
+
+namespace pbk {
+namespace {
+
+class FakeHttp : public HttpClient {
+ public:
+  bool Send(const HttpRequest& request, HttpResponse* response, HttpError* error) override {
+    requests.push_back(request);
+    if (fail) {
+      *error = failure;
+      return false;
+    }
+    *response = answer;
+    return true;
+  }
+  std::vector<HttpRequest> requests;
+  bool fail = false;
+  HttpError failure;
+  HttpResponse answer{200, "OK", R"({"ok":true})"};
+};
+
+KumaEndpoint Endpoint() { return {"192.0.2.10", 3001, "", std::chrono::seconds(7)}; }
+
+TEST(KumaClientTest, BuildsThePushRequest) {
+  EXPECT_EQ(BuildPushTarget("", "k8Qz3vT1pL", {true, "all 2 guests ok: 100 web01", 725000}),
+            "/api/push/k8Qz3vT1pL?status=up&msg=all%202%20guests%20ok%3A%20100%20web01&ping=725000");
+  EXPECT_EQ(BuildPushTarget("/kuma", "t/x", {false, "a&b=c\nd", std::nullopt}),
+            "/kuma/api/push/t%2Fx?status=down&msg=a%26b%3Dc%20d");
+}
+
+TEST(KumaClientTest, CapsTheMessageWellBelowKumasHeaderLimit) {
+  std::string target = BuildPushTarget("", "t", {true, std::string(20000, '%'), 1});
+  // Every character of the message is percent-encoded: 3 bytes each.
+  EXPECT_LE(target.size(), 3 * kMaxPushMessageBytes + 64);
+  EXPECT_LT(target.size(), 16 * 1024 - 1024);
+}
+
+TEST(KumaClientTest, SendsAGetWithTheDeadline) {
+  FakeHttp http;
+  KumaClient client(&http, Endpoint());
+  std::string err;
+  ASSERT_TRUE(client.Push("tok", {true, "fine", 5}, &err)) << err;
+  ASSERT_EQ(http.requests.size(), 1u);
+  EXPECT_EQ(http.requests[0].method, "GET");
+  EXPECT_EQ(http.requests[0].host, "192.0.2.10");
+  EXPECT_EQ(http.requests[0].port, 3001);
+  EXPECT_EQ(http.requests[0].deadline, std::chrono::seconds(7));
+  EXPECT_EQ(http.requests[0].target, "/api/push/tok?status=up&msg=fine&ping=5");
+}
+
+TEST(KumaClientTest, ReportsKumasOwnMessage) {
+  FakeHttp http;
+  http.answer = {404, "Not Found", R"({"ok":false,"msg":"Monitor not found or not active."})"};
+  KumaClient client(&http, Endpoint());
+  std::string err;
+  PushFailure failure;
+  EXPECT_FALSE(client.Push("tok", {true, "x", 1}, &err, &failure));
+  EXPECT_EQ(failure, PushFailure::kRefused);
+  EXPECT_EQ(err,
+            "Kuma answered HTTP 404 Not Found: Monitor not found or not active. (check the job's "
+            "push_token and that its push monitor exists and is active)");
+
+  http.answer = {200, "OK", "<html>login</html>"};
+  EXPECT_FALSE(client.Push("tok", {true, "x", 1}, &err));
+  EXPECT_EQ(err, "Kuma answered 200 but did not confirm the push: <html>login</html>");
+
+  http.answer = {302, "Found", ""};
+  EXPECT_FALSE(client.Push("tok", {true, "x", 1}, &err));
+  EXPECT_EQ(err,
+            "Kuma answered HTTP 302 Found (redirects are not followed: kuma.url must point at Kuma "
+            "itself)");
+}
+
+TEST(KumaClientTest, NeverRepeatsTheToken) {
+  FakeHttp http;
+  http.fail = true;
+  http.failure = {HttpErrorKind::kConnectionRefused, "GET /api/push/s3cr3t refused"};
+  KumaClient client(&http, Endpoint());
+  std::string err;
+  PushFailure failure;
+  EXPECT_FALSE(client.Push("s3cr3t", {true, "x", 1}, &err, &failure));
+  EXPECT_EQ(failure, PushFailure::kTransport);
+  EXPECT_EQ(err, "GET /api/push/**** refused");
+
+  http.fail = false;
+  http.answer = {404, "Not Found", R"({"ok":false,"msg":"no monitor s3cr3t"})"};
+  EXPECT_FALSE(client.Push("s3cr3t", {true, "x", 1}, &err));
+  EXPECT_EQ(err.find("s3cr3t"), std::string::npos) << err;
+}
+
+TEST(KumaClientTest, ProbeNeverPushes) {
+  FakeHttp http;
+  http.answer = {302, "Found", ""};
+  KumaClient client(&http, Endpoint());
+  std::string err;
+  EXPECT_TRUE(client.Probe(&err)) << err;
+  ASSERT_EQ(http.requests.size(), 1u);
+  EXPECT_EQ(http.requests[0].target, "/");
+}
+
+}  // namespace
+}  // namespace pbk

@@ -4,7 +4,7 @@
 // cpprestsdk's own certificate handling is not strict enough, so the checks
 // are pinned in OpenSSL from the context callback:
 //  - the trust store is replaced: only the configured CA file, or the
-//    system's default locations loaded explicitly;
+//    system's CA folder;
 //  - IP mode: X509_VERIFY_PARAM_set1_ip_asc, SNI off (boost's rfc2818 check
 //    would fall back to the subject CN for an IP, which is not acceptable);
 //  - name mode: X509_VERIFY_PARAM_set1_host with NEVER_CHECK_SUBJECT, the
@@ -205,7 +205,11 @@ HttpError CertificateError(const TlsVerdict& verdict, const HttpRequest& request
 
 class CpprestHttpClient final : public HttpClient {
  public:
-  explicit CpprestHttpClient(TlsSettings tls) : tls_(std::move(tls)) {}
+  // Takes ownership of STORE, the trusted CAs.
+  CpprestHttpClient(TlsSettings tls, X509_STORE* store) : tls_(std::move(tls)), store_(store) {}
+  ~CpprestHttpClient() override { X509_STORE_free(store_); }
+  CpprestHttpClient(const CpprestHttpClient&) = delete;
+  CpprestHttpClient& operator=(const CpprestHttpClient&) = delete;
 
   bool Send(const HttpRequest& request, HttpResponse* response, HttpError* error) override;
 
@@ -216,21 +220,38 @@ class CpprestHttpClient final : public HttpClient {
                     TlsVerdict* verdict) const;
 
   TlsSettings tls_;
+  X509_STORE* store_;
 };
+
+// The trusted CAs. Parsing a certificate is costly in OpenSSL 3, so this is
+// done once per client and shared by its connections. Without a CA file the
+// system's hashed certificate folder is used, which loads only the issuer a
+// server actually needs instead of the whole bundle.
+X509_STORE* LoadTrustStore(const TlsSettings& tls, std::string* err) {
+  X509_STORE* store = X509_STORE_new();
+  if (store == nullptr) {
+    *err = "cannot allocate a certificate store";
+    return nullptr;
+  }
+  int loaded = tls.ca_file.empty() ? X509_STORE_load_path(store, X509_get_default_cert_dir())
+                                   : X509_STORE_load_file(store, tls.ca_file.c_str());
+  if (loaded != 1) {
+    *err = tls.ca_file.empty()
+               ? std::string("cannot use the system's CA folder ") + X509_get_default_cert_dir() +
+                     ": " + OpenSslErrors()
+               : "cannot use CA file " + tls.ca_file + ": " + OpenSslErrors();
+    X509_STORE_free(store);
+    return nullptr;
+  }
+  return store;
+}
 
 void CpprestHttpClient::SetUpContext(boost::asio::ssl::context& context,
                                      const HttpRequest& request, TlsVerdict* verdict) const {
   SSL_CTX* native = context.native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  X509_STORE* store = X509_STORE_new();
-  if (!tls_.ca_file.empty()) {
-    X509_STORE_load_file(store, tls_.ca_file.c_str());
-  } else {
-    X509_STORE_load_file(store, X509_get_default_cert_file());
-    X509_STORE_load_path(store, X509_get_default_cert_dir());
-  }
-  ERR_clear_error();
-  SSL_CTX_set_cert_store(native, store);  // takes ownership, frees the default store
+  X509_STORE_up_ref(store_);
+  SSL_CTX_set_cert_store(native, store_);  // takes a reference, frees the default store
 
   X509_VERIFY_PARAM* param = SSL_CTX_get0_param(native);
   if (tls_.server_name.empty()) {
@@ -368,8 +389,8 @@ void InitializeOnce() {
     // cpprestsdk loads the whole system CA bundle for every connection
     // before our callback replaces the store (tens of ms per push). Pointing
     // OpenSSL's default file at an empty one makes that step free; the store
-    // we install loads the system locations explicitly when it needs them.
-    // This runs before the library starts its threads.
+    // we install names its CAs explicitly. This runs before the library
+    // starts its threads.
     setenv("SSL_CERT_FILE", "/dev/null", 1);
     setenv("SSL_CERT_DIR", "/nonexistent", 1);
     // The library starts 40 threads by default; one push needs two.
@@ -383,18 +404,12 @@ void InitializeOnce() {
 extern "C" __attribute__((visibility("default"))) pbk::HttpClient* PbkNewHttpClient(
     const pbk::TlsSettings& tls, std::string* err) {
   try {
-    if (!tls.ca_file.empty()) {
-      // Fail early with a clear message instead of an untrusted-CA error.
-      X509_STORE* store = X509_STORE_new();
-      int loaded = X509_STORE_load_file(store, tls.ca_file.c_str());
-      X509_STORE_free(store);
-      if (loaded != 1) {
-        *err = "cannot use CA file " + tls.ca_file + ": " + pbk::OpenSslErrors();
-        return nullptr;
-      }
-    }
+    // A CA file that cannot be used fails here, in words, rather than as an
+    // untrusted certificate later.
+    X509_STORE* store = pbk::LoadTrustStore(tls, err);
+    if (store == nullptr) return nullptr;
     pbk::InitializeOnce();
-    return new pbk::CpprestHttpClient(tls);
+    return new pbk::CpprestHttpClient(tls, store);
   } catch (const std::exception& e) {
     *err = std::string("cannot set up the HTTP client: ") + e.what();
     return nullptr;

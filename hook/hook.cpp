@@ -111,6 +111,9 @@ int Hook::RecordPhase(Phase phase) {
     return 0;
   }
   const int64_t now = Now();
+  // Most guest phases (pre-stop, log-end, …) change nothing the judgement
+  // needs; such a call only reads, which keeps it cheap.
+  const std::string before = exists ? SerializeRunRecord(record) : std::string();
   if (!exists) {
     record.key = worker_.key;
     record.upid = worker_.upid;
@@ -146,6 +149,7 @@ int Hook::RecordPhase(Phase phase) {
       guest.ended_ms = now;
     }
   }
+  if (exists && SerializeRunRecord(record) == before) return 0;
   if (!SaveRunRecord(record_path_, record, &err)) {
     spdlog::error("pbk-agent hook {}: cannot record this phase: {}", phase_name_, err);
   }
@@ -237,12 +241,13 @@ int Hook::EndRun() {
   std::string spool_err;
   const bool spooled = SpoolPush(config_.paths.state_dir, &owed, &spool_lock, &spool_err);
 
+  // The record is saved once, after the push: until then the spool entry
+  // is what says that this run's push is owed.
   record.push.state = spooled ? PushState::kSpooled : PushState::kLost;
   record.push.up = outcome.up;
   record.push.message = outcome.message;
   record.push.ping_ms = outcome.duration_ms;
   record.push.at_ms = record.end_ms;
-  if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
 
   ArmDeadline(config_.kuma.timeout_seconds + 10);
   KumaPush push{outcome.up, outcome.message, outcome.duration_ms};

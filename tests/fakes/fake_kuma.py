@@ -206,6 +206,9 @@ class FakeKuma:
         except BlockingIOError:
             return
         conn.setblocking(True)
+        # Node (and so Kuma) turns Nagle off; without this, the TLS session
+        # tickets and the answer meet the client's delayed ACK (40 ms).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._mode == "hang-accept":
             self._held.append(conn)
             self._log.write("accepted")

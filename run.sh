@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# pbk-agent on a fresh Debian 12 machine: installs what is missing, builds,
+# and then runs one of
+#   ./run.sh demo    the local demonstration (emulated PVE and Kuma on 127.0.0.1)
+#   ./run.sh test    the whole test suite, as CI runs it
+#   ./run.sh build   just the build
+# Run it as root (or with sudo available) when packages are missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DIR=${PBK_BUILD_DIR:-build}
+
+# Debian 12 packages the build, the tests and the demo need.
+PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libcpprest-dev libssl-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev
+  python3 openssl systemd curl
+)
+
+install_missing() {
+  local missing=()
+  for package in "${PACKAGES[@]}"; do
+    if [ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != installed ]; then
+      missing+=("$package")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "run.sh: installing ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run.sh: run as root to install: ${missing[*]}" >&2; exit 2; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+build() {
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBK_WERROR=ON >/dev/null
+  cmake --build "$BUILD_DIR"
+}
+
+case "${1:-}" in
+  demo)
+    install_missing
+    build
+    exec tests/demo.sh "$BUILD_DIR/bin"
+    ;;
+  test)
+    install_missing
+    build
+    exec ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
+    ;;
+  build)
+    install_missing
+    build
+    ;;
+  *)
+    echo "usage: $0 demo|test|build" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""Benchmarks of the hook against what an admin would otherwise use.
+
+Starts the emulated Kuma on 127.0.0.1 (HTTPS, certificates made here) and
+measures, in one run, with the runs of the compared programs interleaved so
+they share the machine's noise:
+  - job-end through the real wrapper (process start to Kuma's answer) vs a
+    bash hook doing the same push with `curl --cacert`: wall time, peak RSS;
+  - one guest-phase call through the wrapper vs /bin/true run the same way.
+Prints a table (median and p10..p90 of the repeated runs) and writes a CSV.
+
+usage: hook_bench.py BIN_DIR [--runs N] [--csv FILE]
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOKEN = "bEnChPuShT0kEn77"
+JOB = "backup-bench"
+
+
+def start_kuma(work, certs):
+    port_file = os.path.join(work, "kuma.port")
+    process = subprocess.Popen(
+        ["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/fake_kuma.py"),
+         "--cert", os.path.join(certs, "ip.pem"), "--key", os.path.join(certs, "ip.key"),
+         "--port-file", port_file, "--log", os.path.join(work, "kuma.log"),
+         "--tokens", TOKEN], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(port_file):
+            return process, int(open(port_file).read())
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the emulated Kuma did not start")
+
+
+def timed(argv, env):
+    """Runs ARGV; returns its wall time in ms, spawn to exit, and exit code."""
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - start) * 1000, result.returncode
+
+
+def peak_rss(argv, env):
+    """Peak RSS in KiB of ARGV and what it waits for, from GNU time (a process
+    forked from this Python would be charged with Python's pages until exec)."""
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", "--"] + argv, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit("%s failed: %s" % (argv, result.stderr))
+    return int(result.stderr.strip().splitlines()[-1])
+
+
+def summary(values):
+    values = sorted(values)
+    n = len(values)
+    return statistics.median(values), values[n // 10], values[(9 * n) // 10]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bin_dir")
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--csv", default="hook-bench.csv")
+    args = parser.parse_args()
+    bin_dir = os.path.abspath(args.bin_dir)
+
+    work = tempfile.mkdtemp(prefix="pbk-bench.")
+    certs = os.path.join(work, "certs")
+    subprocess.run([os.path.join(bin_dir, "pbk-test-certs"), certs], check=True,
+                   stdout=subprocess.DEVNULL)
+    kuma, port = start_kuma(work, certs)
+    try:
+        state = os.path.join(work, "state")
+        config = os.path.join(work, "config.json")
+        with open(config, "w") as f:
+            json.dump({"node": "pve1",
+                       "kuma": {"url": "https://127.0.0.1:%d" % port,
+                                "ca_file": os.path.join(certs, "ca.pem"), "timeout_seconds": 5},
+                       "jobs": {JOB: {"push_token": TOKEN}},
+                       "paths": {"state_dir": state, "scheduler_dir": os.path.join(work, "jobs")}},
+                      f)
+        os.chmod(config, 0o600)
+        wrapper = os.path.join(work, "vzdump-uptime-kuma-hook.sh")
+        template = open(os.path.join(SOURCE, "hook/vzdump-uptime-kuma-hook.sh.in")).read()
+        with open(wrapper, "w") as f:
+            f.write(template.replace("@PBK_BINARY@", os.path.join(bin_dir, "pbk-agent"))
+                    .replace("@PBK_CONFIG@", config))
+        os.chmod(wrapper, 0o755)
+        # The baseline an admin would write: a bash hook pushing with curl.
+        curl_hook = os.path.join(work, "curl-hook.sh")
+        with open(curl_hook, "w") as f:
+            f.write('#!/bin/bash\n[ "$1" = job-end ] || exit 0\n'
+                    'exec /usr/bin/curl -fsS -o /dev/null --max-time 5 --cacert %s '
+                    '"https://127.0.0.1:%d/api/push/%s?status=up&msg=pve1%%3A%%20all%%201%%20guests'
+                    '%%20backed%%20up%%20to%%20pbs1&ping=1000"\n'
+                    % (os.path.join(certs, "ca.pem"), port, TOKEN))
+        os.chmod(curl_hook, 0o755)
+        true_wrapper = os.path.join(work, "true-hook.sh")
+        with open(true_wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec /bin/true \"$@\"\n")
+        os.chmod(true_wrapper, 0o755)
+
+        job_env = {"STOREID": "pbs1", "LC_ALL": "C"}
+        guest_env = dict(job_env, VMTYPE="qemu", HOSTNAME="web01", TARGET="vm/100/x")
+
+        def prepare_run():
+            # The bench process is the hook's parent; a fresh state makes each
+            # job-end a new run (identified through the cached job list).
+            shutil.rmtree(state, ignore_errors=True)
+            os.makedirs(state)
+            with open(os.path.join(state, "jobs.json"), "w") as f:
+                json.dump({"format": 1, "written": 0, "source": "rest", "node": "pve1",
+                           "jobs": [{"id": JOB, "type": "vzdump", "all": 1, "storage": "pbs1"}]},
+                          f)
+            for argv in (["job-init"], ["job-start"], ["backup-start", "snapshot", "100"],
+                         ["backup-end", "snapshot", "100"]):
+                subprocess.run([wrapper] + argv, env=guest_env, check=True,
+                               stdout=subprocess.DEVNULL)
+
+        results = {name: [] for name in ("job-end", "curl", "guest", "true", "sh-true")}
+        for _ in range(args.runs):
+            prepare_run()
+            results["job-end"].append(timed([wrapper, "job-end"], job_env))
+            results["curl"].append(timed([curl_hook, "job-end"], job_env))
+            results["guest"].append(timed([wrapper, "log-end", "snapshot", "100"], guest_env))
+            results["true"].append(timed(["/bin/true", "log-end", "snapshot", "100"], guest_env))
+            results["sh-true"].append(timed([true_wrapper, "log-end", "snapshot", "100"],
+                                            guest_env))
+        for name, runs in results.items():
+            failed = [code for _, code in runs if code != 0]
+            if failed:
+                raise SystemExit("%s failed %d time(s)" % (name, len(failed)))
+
+        # Memory, measured apart from the timings. A whole run under one
+        # shell gives the hook the same parent in every phase; its peak is
+        # job-end's, the only phase that loads the TLS stack.
+        shutil.rmtree(state, ignore_errors=True)
+        prepare_run()
+        shutil.rmtree(os.path.join(state, "runs"))
+        run = " && ".join("%s %s" % (wrapper, phase) for phase in
+                          ("job-init", "job-start", "backup-start snapshot 100",
+                           "backup-end snapshot 100", "job-end"))
+        rss = {
+            "job-end": peak_rss(["/bin/sh", "-c", run], guest_env),
+            "curl": peak_rss([curl_hook, "job-end"], job_env),
+            "guest": peak_rss([wrapper, "log-end", "snapshot", "100"], guest_env),
+            "true": peak_rss(["/bin/true"], guest_env),
+            "sh-true": peak_rss([true_wrapper, "log-end", "snapshot", "100"], guest_env),
+        }
+        pushes = sum(1 for line in open(os.path.join(work, "kuma.log"))
+                     if json.loads(line).get("event") == "request")
+        expected = 2 * args.runs + 2
+        if pushes != expected:
+            raise SystemExit("Kuma received %d pushes, expected %d" % (pushes, expected))
+    finally:
+        kuma.terminate()
+        kuma.wait()
+
+    rows = []
+
+    def row(what, ours, baseline, label):
+        ours_wall = summary([w for w, _ in results[ours]])
+        base_wall = summary([w for w, _ in results[baseline]])
+        ours_rss, base_rss = rss[ours], rss[baseline]
+        rows.append([what, "%.2f" % ours_wall[0], "%.2f..%.2f" % ours_wall[1:], label,
+                     "%.2f" % base_wall[0], "%.2f..%.2f" % base_wall[1:],
+                     "%.2f" % (ours_wall[0] / base_wall[0]), "%d" % ours_rss, "%d" % base_rss,
+                     "%+.2f" % (ours_wall[0] - base_wall[0])])
+
+    row("hook job-end (push answered)", "job-end", "curl", "bash+curl --cacert")
+    row("hook guest phase", "guest", "true", "/bin/true")
+    row("hook guest phase", "guest", "sh-true", "sh exec /bin/true")
+
+    header = ["measure", "ours ms (median)", "ours p10..p90", "baseline", "baseline ms (median)",
+              "baseline p10..p90", "ratio", "ours peak RSS KiB", "baseline peak RSS KiB",
+              "difference ms"]
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    print("runs per figure: %d; machine: %s, %d cores" % (args.runs, os.uname().machine,
+                                                         os.cpu_count()))
+    for r in [header] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    with open(args.csv, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    print("written to %s" % args.csv)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@ const std::vector<Command>& Commands() {
       {"hook", "PHASE [MODE VMID]",
        "the vzdump hook (run by the wrapper script; `hook job-end ok [JOB-ID]` is a manual test)",
        CmdHook},
-      {"guard", "[--dry-run] [--json]", "make every backup job run the hook", CmdNotYet},
+      {"guard", "[--dry-run] [--json]", "make every backup job run the hook", CmdGuard},
       {"verify", "[--json]", "check that this node is set up right", CmdNotYet},
       {"flush", "", "deliver spooled pushes to Uptime Kuma, oldest first", CmdFlush},
       {"jobs", "[--json]", "list the backup jobs and their monitors", CmdNotYet},

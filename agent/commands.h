@@ -8,6 +8,7 @@ namespace pbk {
 
 int CmdHook(const Invocation& invocation);
 int CmdFlush(const Invocation& invocation);
+int CmdGuard(const Invocation& invocation);
 int CmdCheckConfig(const Invocation& invocation);
 int CmdNotYet(const Invocation& invocation);
 

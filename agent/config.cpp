@@ -193,7 +193,7 @@ std::string ShortHostName() {
 
 }  // namespace
 
-bool ParseKumaUrl(const std::string& url, KumaUrl* out, std::string* err) {
+bool ParseIpUrl(const std::string& url, const std::string& who, IpUrl* out, std::string* err) {
   static const std::string kScheme = "https://";
   if (!StartsWith(url, kScheme)) {
     *err = StartsWith(url, "http://")
@@ -214,7 +214,7 @@ bool ParseKumaUrl(const std::string& url, KumaUrl* out, std::string* err) {
     return false;
   }
   if (!authority.empty() && authority.front() == '[') {
-    *err = "IPv6 addresses are not supported; use Kuma's IPv4 address";
+    *err = "IPv6 addresses are not supported; use " + who + "'s IPv4 address";
     return false;
   }
   std::string host = authority;
@@ -229,9 +229,9 @@ bool ParseKumaUrl(const std::string& url, KumaUrl* out, std::string* err) {
     port = static_cast<uint16_t>(*number);
   }
   if (!IsIpv4(host)) {
-    *err = "must address Kuma by its IP address, as in \"https://192.0.2.10:3001\" (" +
-           Quote(host) +
-           " is not one); a certificate that names a host goes with kuma.server_name";
+    *err = "must address " + who + " by its IP address, as in \"https://192.0.2.10:3001\" (" +
+           Quote(host) + " is not one)";
+    if (who == "Kuma") *err += "; a certificate that names a host goes with kuma.server_name";
     return false;
   }
   out->host = host;
@@ -303,7 +303,7 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
       problems.Add("kuma.url", "", "is required (Kuma's address, as in \"https://192.0.2.10:3001\")");
     } else if (kuma->at("url").is_string()) {
       std::string why;
-      if (!ParseKumaUrl(result.kuma.url, &result.kuma.endpoint, &why)) {
+      if (!ParseIpUrl(result.kuma.url, "Kuma", &result.kuma.endpoint, &why)) {
         problems.Add("kuma.url", "url", why);
       }
     }
@@ -363,10 +363,8 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
     reader.String("token_id", &result.pve.token_id);
     reader.String("token_secret_file", &result.pve.token_secret_file);
     reader.String("pvesh", &result.pve.pvesh);
+    reader.Int("timeout_seconds", &result.pve.timeout_seconds, 1, 600);
     reader.Finish();
-    if (!StartsWith(result.pve.api_url, "https://")) {
-      problems.Add("pve.api_url", "api_url", "must start with https://");
-    }
     CheckAbsolute(&problems, "pve.ca_file", "ca_file", result.pve.ca_file);
     CheckAbsolute(&problems, "pve.token_secret_file", "token_secret_file",
                   result.pve.token_secret_file);
@@ -381,6 +379,27 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
                          Quote(id));
       }
     }
+  }
+
+  {
+    std::string why;
+    if (!ParseIpUrl(result.pve.api_url, "the PVE API", &result.pve.api, &why)) {
+      problems.Add("pve.api_url", "api_url", why);
+    }
+  }
+
+  if (const json* guard = top.Object("guard")) {
+    ObjectReader reader(*guard, "guard", &problems);
+    if (const json* exclude = reader.Get("exclude", json::value_t::array, "a list of job ids")) {
+      for (const auto& id : *exclude) {
+        if (!id.is_string() || id.get<std::string>().empty()) {
+          problems.Add("guard.exclude", "exclude", "must hold job ids (strings), not " + TypeName(id));
+          break;
+        }
+        result.guard.exclude.push_back(id.get<std::string>());
+      }
+    }
+    reader.Finish();
   }
 
   if (const json* paths = top.Object("paths")) {

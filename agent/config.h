@@ -14,7 +14,8 @@ namespace pbk {
 
 inline constexpr char kDefaultConfigPath[] = PBK_DEFAULT_CONFIG;
 
-struct KumaUrl {
+// An https URL that names its server by IPv4 address.
+struct IpUrl {
   std::string host;       // an IPv4 address literal
   uint16_t port = 443;
   std::string base_path;  // "" or "/prefix" without a trailing slash
@@ -22,7 +23,7 @@ struct KumaUrl {
 
 struct KumaConfig {
   std::string url;
-  KumaUrl endpoint;         // url, taken apart
+  IpUrl endpoint;           // url, taken apart
   std::string ca_file;      // empty: the system's CA store
   std::string server_name;  // empty: the certificate must carry the IP
   int timeout_seconds = 10;
@@ -34,10 +35,16 @@ struct JobConfig {
 
 struct PveConfig {
   std::string api_url = "https://127.0.0.1:8006";
+  IpUrl api;  // api_url, taken apart
   std::string ca_file = "/etc/pve/pve-root-ca.pem";
   std::string token_id;
   std::string token_secret_file = "/etc/pbk-agent/pve-token";
   std::string pvesh = "/usr/bin/pvesh";
+  int timeout_seconds = 30;  // for one API request or one pvesh call
+};
+
+struct GuardConfig {
+  std::vector<std::string> exclude;  // job ids the guard leaves alone
 };
 
 struct PathsConfig {
@@ -56,6 +63,7 @@ struct Config {
   std::map<std::string, JobConfig> jobs;  // job id -> its monitor on this node
   PveConfig pve;
   PathsConfig paths;
+  GuardConfig guard;
 
   // Every secret value the configuration holds, so output can be scrubbed.
   std::vector<std::string> Secrets() const;
@@ -74,7 +82,8 @@ bool LoadConfig(const std::string& path, Config* config, std::vector<std::string
 // not readable or writable by group or others. WHAT says what it holds.
 bool CheckPrivateFile(const std::string& path, const std::string& what, std::string* err);
 
-// Parses "https://IPv4[:port][/base]"; *err names the problem.
-bool ParseKumaUrl(const std::string& url, KumaUrl* out, std::string* err);
+// Parses "https://IPv4[:port][/base]"; WHO names the server in messages
+// ("Kuma"); *err names the problem.
+bool ParseIpUrl(const std::string& url, const std::string& who, IpUrl* out, std::string* err);
 
 }  // namespace pbk

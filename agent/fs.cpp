@@ -140,7 +140,7 @@ bool WriteFileAtomic(const std::string& path, std::string_view data,
     return false;
   };
   // The mode given to open() is filtered by the umask; set it exactly.
-  if (fchmod(fd.get(), options.mode) != 0) return fail("setting the mode");
+  if (fchmod(fd.get(), options.mode) != 0 && options.exact_mode) return fail("setting the mode");
   if (!WriteAll(fd.get(), data)) return fail("writing");
   if (fsync(fd.get()) != 0) return fail("flushing to disk");
   if (options.locked_fd != nullptr && flock(fd.get(), LOCK_EX) != 0) return fail("locking");

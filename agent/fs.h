@@ -45,6 +45,8 @@ class UniqueFd {
 
 struct AtomicWriteOptions {
   mode_t mode = 0600;
+  // When false, a file system that refuses chmod (pmxcfs) is accepted.
+  bool exact_mode = true;
   // When set, the new file is locked (flock, exclusive) before it becomes
   // visible under its final name, and the locked descriptor is handed back.
   UniqueFd* locked_fd = nullptr;

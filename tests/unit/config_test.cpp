@@ -148,15 +148,15 @@ TEST(ConfigTest, KumaMustBeAddressedByIpOverHttps) {
 }
 
 TEST(ConfigTest, KumaUrlMayCarryABasePath) {
-  KumaUrl url;
+  IpUrl url;
   std::string err;
-  ASSERT_TRUE(ParseKumaUrl("https://10.0.0.1:8443/kuma/", &url, &err));
+  ASSERT_TRUE(ParseIpUrl("https://10.0.0.1:8443/kuma/", "Kuma", &url, &err));
   EXPECT_EQ(url.host, "10.0.0.1");
   EXPECT_EQ(url.port, 8443);
   EXPECT_EQ(url.base_path, "/kuma");
-  EXPECT_FALSE(ParseKumaUrl("https://10.0.0.1/?x=1", &url, &err));
+  EXPECT_FALSE(ParseIpUrl("https://10.0.0.1/?x=1", "Kuma", &url, &err));
   EXPECT_EQ(err, "must not carry a query or fragment");
-  EXPECT_FALSE(ParseKumaUrl("https://user:pw@10.0.0.1/", &url, &err));
+  EXPECT_FALSE(ParseIpUrl("https://user:pw@10.0.0.1/", "Kuma", &url, &err));
   EXPECT_EQ(err, "must not carry user credentials");
 }
 

@@ -1,0 +1,176 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.h"
+#include "fs.h"
+#include "guard.h"
+#include "job_sources.h"
+#include "log.h"
+#include "text.h"
+
+namespace pbk {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kLockWait = std::chrono::minutes(2);
+
+// One guard at a time: the path unit and the timer may fire together. The
+// second waits for the first and then runs too, so a change made while the
+// first was running is not missed.
+bool TakeGuardLock(const std::string& state_dir, FileLock* lock, std::string* err) {
+  if (!MakeDirs(state_dir, 0700, err)) return false;
+  const std::string path = JoinPath(state_dir, "guard.lock");
+  const auto give_up = std::chrono::steady_clock::now() + kLockWait;
+  bool waited = false;
+  for (;;) {
+    bool acquired = false;
+    if (!lock->Acquire(path, FileLock::Mode::kTry, &acquired, err)) return false;
+    if (acquired) return true;
+    if (!waited) spdlog::info("another guard is running; waiting for it");
+    waited = true;
+    if (std::chrono::steady_clock::now() > give_up) {
+      *err = "another guard has held " + path + " for over 2 minutes";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+bool ReadTokenSecret(const PveConfig& pve, std::string* secret, std::string* err) {
+  if (!CheckPrivateFile(pve.token_secret_file, "the PVE API token secret", err)) return false;
+  std::string text;
+  if (!ReadFile(pve.token_secret_file, &text, err)) return false;
+  *secret = std::string(Trim(text));
+  if (secret->empty() || secret->find_first_of(" \t\r\n") != std::string::npos) {
+    *err = pve.token_secret_file + ": expected the token secret alone (one line, no spaces)";
+    return false;
+  }
+  AddSecrets({*secret});
+  return true;
+}
+
+json ResultJson(const GuardResult& result, bool dry_run) {
+  json jobs = json::array();
+  for (const auto& job : result.jobs) {
+    json entry = {{"id", job.id},
+                  {"script", job.script},
+                  {"carries_hook", job.carries_hook},
+                  {"excluded", job.excluded}};
+    if (!job.problem.empty()) entry["problem"] = job.problem;
+    jobs.push_back(std::move(entry));
+  }
+  json changes = json::array();
+  for (const auto& change : result.changes) {
+    changes.push_back(
+        {{"id", change.job_id}, {"old_script", change.old_script}, {"legacy", change.legacy}});
+  }
+  return {{"ok", result.Ok()},      {"dry_run", dry_run},
+          {"source", result.source}, {"jobs", std::move(jobs)},
+          {"changes", std::move(changes)}, {"drift_left", result.DriftLeft()},
+          {"notes", result.notes},   {"errors", result.errors}};
+}
+
+}  // namespace
+
+int CmdGuard(const Invocation& invocation) {
+  InitLogging(LogStyle::kStderr, invocation.debug);
+  bool dry_run = false, as_json = false;
+  for (const auto& arg : invocation.args) {
+    if (arg == "--dry-run") {
+      dry_run = true;
+    } else if (arg == "--json") {
+      as_json = true;
+    } else {
+      spdlog::error("usage: pbk-agent guard [--dry-run] [--json] (unknown argument {})", Quote(arg));
+      return kExitUsage;
+    }
+  }
+  Config config;
+  if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
+
+  std::string err;
+  FileLock lock;
+  if (!dry_run && !TakeGuardLock(config.paths.state_dir, &lock, &err)) {
+    spdlog::error("{}", err);
+    return kExitProblem;
+  }
+
+  const auto timeout = std::chrono::seconds(config.pve.timeout_seconds);
+  std::vector<JobReader*> readers;
+  std::vector<std::string> setup_notes;
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<JobReader> rest;
+  if (!config.pve.token_id.empty()) {
+    std::string secret;
+    if (!ReadTokenSecret(config.pve, &secret, &err)) {
+      spdlog::error("{}", err);
+      return kExitUsage;
+    }
+    http = NewHttpClient(TlsSettings{config.pve.ca_file, ""}, &err);
+    if (http) {
+      rest = NewRestJobReader(http.get(), RestSettings{config.pve.api.host, config.pve.api.port,
+                                                       config.pve.token_id, secret, timeout});
+      readers.push_back(rest.get());
+    } else {
+      setup_notes.push_back("the PVE API cannot be used: " + err);
+    }
+  } else {
+    setup_notes.push_back("no API token configured (pve.token_id); reading through pvesh");
+  }
+  std::unique_ptr<Pvesh> pvesh;
+  if (access(config.pve.pvesh.c_str(), X_OK) == 0) {
+    pvesh = std::make_unique<Pvesh>(config.pve.pvesh, timeout);
+    readers.push_back(pvesh.get());
+  } else {
+    setup_notes.push_back("pvesh is not available at " + config.pve.pvesh + " (" +
+                          ErrnoText(errno) + "); only legacy vzdump.cron jobs can be fixed");
+  }
+  FileJobReader files(config.paths.jobs_cfg, config.paths.vzdump_cron);
+  readers.push_back(&files);
+  CronPatchWriter cron_patch(config.paths.vzdump_cron);
+  JobWriter* writer = pvesh ? static_cast<JobWriter*>(pvesh.get()) : &cron_patch;
+
+  GuardOptions options{config.paths.hook_script, config.guard.exclude, dry_run};
+  GuardResult result = RunGuard(options, readers, writer);
+  result.notes.insert(result.notes.begin(), setup_notes.begin(), setup_notes.end());
+  for (const auto& warning : files.warnings()) result.notes.push_back(warning);
+
+  if (result.read_ok && !dry_run) {
+    JobCache cache{NowMs(), result.source, config.node, result.final_jobs};
+    if (!SaveJobCache(JoinPath(config.paths.state_dir, kJobCacheFile), cache, &err)) {
+      result.errors.push_back("caching the job list: " + err);
+    }
+  }
+
+  for (const auto& note : result.notes) spdlog::warn("{}", note);
+  for (const auto& change : result.changes) {
+    spdlog::info("job {}: script set to {} (was {}){}", change.job_id, options.hook_script,
+                 change.old_script.empty() ? "none" : Quote(change.old_script),
+                 change.legacy ? "; a legacy vzdump.cron job, now kept in jobs.cfg" : "");
+  }
+  for (const auto& job : result.jobs) {
+    if (!job.excluded && !job.carries_hook) {
+      spdlog::error("job {} does not run the hook (script {}): {}", job.id,
+                    job.script.empty() ? "none" : Quote(job.script), job.problem);
+    }
+  }
+  for (const auto& error : result.errors) spdlog::error("{}", error);
+  if (result.read_ok) {
+    int excluded = static_cast<int>(std::count_if(result.jobs.begin(), result.jobs.end(),
+                                                  [](const GuardJobState& j) { return j.excluded; }));
+    spdlog::info("{} job(s) read through {}: {} changed, {} without the hook{}{}",
+                 result.jobs.size(), result.source, result.changes.size(), result.DriftLeft(),
+                 excluded > 0 ? ", " + std::to_string(excluded) + " excluded" : "",
+                 dry_run ? " (dry run: nothing written)" : "");
+  }
+  if (as_json) std::printf("%s\n", Redact(ResultJson(result, dry_run).dump(2)).c_str());
+  return result.Ok() ? kExitOk : kExitProblem;
+}
+
+}  // namespace pbk

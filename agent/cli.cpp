@@ -15,9 +15,9 @@ const std::vector<Command>& Commands() {
        "the vzdump hook (run by the wrapper script; `hook job-end ok [JOB-ID]` is a manual test)",
        CmdHook},
       {"guard", "[--dry-run] [--json]", "make every backup job run the hook", CmdGuard},
-      {"verify", "[--json]", "check that this node is set up right", CmdNotYet},
+      {"verify", "[--json]", "check that this node is set up right", CmdVerify},
       {"flush", "", "deliver spooled pushes to Uptime Kuma, oldest first", CmdFlush},
-      {"jobs", "[--json]", "list the backup jobs and their monitors", CmdNotYet},
+      {"jobs", "[--json]", "list the backup jobs and their monitors", CmdJobs},
       {"check-config", "", "parse and check the configuration only", CmdCheckConfig},
   };
   return commands;

@@ -89,10 +89,5 @@ int CmdCheckConfig(const Invocation& invocation) {
   return kExitOk;
 }
 
-int CmdNotYet(const Invocation& /*invocation*/) {
-  InitLogging(LogStyle::kStderr, false);
-  spdlog::error("this command is not yet available in this version of pbk-agent");
-  return kExitUsage;
-}
 
 }  // namespace pbk

@@ -10,6 +10,7 @@
 #include "guard.h"
 #include "job_sources.h"
 #include "log.h"
+#include "pve_access.h"
 #include "text.h"
 
 namespace pbk {
@@ -40,19 +41,6 @@ bool TakeGuardLock(const std::string& state_dir, FileLock* lock, std::string* er
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-}
-
-bool ReadTokenSecret(const PveConfig& pve, std::string* secret, std::string* err) {
-  if (!CheckPrivateFile(pve.token_secret_file, "the PVE API token secret", err)) return false;
-  std::string text;
-  if (!ReadFile(pve.token_secret_file, &text, err)) return false;
-  *secret = std::string(Trim(text));
-  if (secret->empty() || secret->find_first_of(" \t\r\n") != std::string::npos) {
-    *err = pve.token_secret_file + ": expected the token secret alone (one line, no spaces)";
-    return false;
-  }
-  AddSecrets({*secret});
-  return true;
 }
 
 json ResultJson(const GuardResult& result, bool dry_run) {
@@ -101,45 +89,15 @@ int CmdGuard(const Invocation& invocation) {
     return kExitProblem;
   }
 
-  const auto timeout = std::chrono::seconds(config.pve.timeout_seconds);
-  std::vector<JobReader*> readers;
-  std::vector<std::string> setup_notes;
-  std::unique_ptr<HttpClient> http;
-  std::unique_ptr<JobReader> rest;
-  if (!config.pve.token_id.empty()) {
-    std::string secret;
-    if (!ReadTokenSecret(config.pve, &secret, &err)) {
-      spdlog::error("{}", err);
-      return kExitUsage;
-    }
-    http = NewHttpClient(TlsSettings{config.pve.ca_file, ""}, &err);
-    if (http) {
-      rest = NewRestJobReader(http.get(), RestSettings{config.pve.api.host, config.pve.api.port,
-                                                       config.pve.token_id, secret, timeout});
-      readers.push_back(rest.get());
-    } else {
-      setup_notes.push_back("the PVE API cannot be used: " + err);
-    }
-  } else {
-    setup_notes.push_back("no API token configured (pve.token_id); reading through pvesh");
+  PveAccess pve;
+  if (!OpenPveAccess(config, &pve, &err)) {
+    spdlog::error("{}", err);
+    return kExitUsage;
   }
-  std::unique_ptr<Pvesh> pvesh;
-  if (access(config.pve.pvesh.c_str(), X_OK) == 0) {
-    pvesh = std::make_unique<Pvesh>(config.pve.pvesh, timeout);
-    readers.push_back(pvesh.get());
-  } else {
-    setup_notes.push_back("pvesh is not available at " + config.pve.pvesh + " (" +
-                          ErrnoText(errno) + "); only legacy vzdump.cron jobs can be fixed");
-  }
-  FileJobReader files(config.paths.jobs_cfg, config.paths.vzdump_cron);
-  readers.push_back(&files);
-  CronPatchWriter cron_patch(config.paths.vzdump_cron);
-  JobWriter* writer = pvesh ? static_cast<JobWriter*>(pvesh.get()) : &cron_patch;
-
   GuardOptions options{config.paths.hook_script, config.guard.exclude, dry_run};
-  GuardResult result = RunGuard(options, readers, writer);
-  result.notes.insert(result.notes.begin(), setup_notes.begin(), setup_notes.end());
-  for (const auto& warning : files.warnings()) result.notes.push_back(warning);
+  GuardResult result = RunGuard(options, pve.readers, pve.writer);
+  result.notes.insert(result.notes.begin(), pve.notes.begin(), pve.notes.end());
+  for (const auto& warning : pve.files->warnings()) result.notes.push_back(warning);
 
   if (result.read_ok && !dry_run) {
     JobCache cache{NowMs(), result.source, config.node, result.final_jobs};
@@ -148,11 +106,18 @@ int CmdGuard(const Invocation& invocation) {
     }
   }
 
-  for (const auto& note : result.notes) spdlog::warn("{}", note);
+  for (const auto& note : result.notes) {
+    // Reading through pvesh without a token is a supported set-up, not a fault.
+    if (StartsWith(note, "no API token is configured")) {
+      spdlog::info("{}", note);
+    } else {
+      spdlog::warn("{}", note);
+    }
+  }
   for (const auto& change : result.changes) {
     spdlog::info("job {}: script set to {} (was {}){}", change.job_id, options.hook_script,
                  change.old_script.empty() ? "none" : Quote(change.old_script),
-                 change.legacy ? "; a legacy vzdump.cron job, now kept in jobs.cfg" : "");
+                 change.legacy ? " (a legacy vzdump.cron job)" : "");
   }
   for (const auto& job : result.jobs) {
     if (!job.excluded && !job.carries_hook) {

@@ -9,8 +9,9 @@ namespace pbk {
 int CmdHook(const Invocation& invocation);
 int CmdFlush(const Invocation& invocation);
 int CmdGuard(const Invocation& invocation);
+int CmdJobs(const Invocation& invocation);
+int CmdVerify(const Invocation& invocation);
 int CmdCheckConfig(const Invocation& invocation);
-int CmdNotYet(const Invocation& invocation);
 
 // Loads the configuration for a command, logging each problem. On success the
 // configuration's secrets are registered with the log scrubber.

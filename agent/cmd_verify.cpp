@@ -1,0 +1,351 @@
+// `pbk-agent verify`: one screen that says whether this node is set up
+// right. Every line is OK, WARN or FAIL and says how to fix what is not OK.
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "commands.h"
+#include "fs.h"
+#include "kuma_client.h"
+#include "log.h"
+#include "process.h"
+#include "pve_access.h"
+#include "run_record.h"
+#include "spool.h"
+#include "text.h"
+
+namespace pbk {
+
+using nlohmann::json;
+
+namespace {
+
+enum class Status { kOk, kWarn, kFail };
+
+const char* StatusName(Status status) {
+  switch (status) {
+    case Status::kOk: return "OK";
+    case Status::kWarn: return "WARN";
+    case Status::kFail: return "FAIL";
+  }
+  return "?";
+}
+
+struct Check {
+  std::string name;
+  Status status;
+  std::string message;
+  std::string fix;
+};
+
+class Report {
+ public:
+  void Add(const std::string& name, Status status, const std::string& message,
+           const std::string& fix = "") {
+    checks_.push_back({name, status, message, fix});
+  }
+  bool AnyFail() const {
+    return std::any_of(checks_.begin(), checks_.end(),
+                       [](const Check& c) { return c.status == Status::kFail; });
+  }
+  void Print(bool as_json) const {
+    if (as_json) {
+      json checks = json::array();
+      for (const auto& check : checks_) {
+        checks.push_back({{"check", check.name},
+                          {"status", StatusName(check.status)},
+                          {"message", check.message},
+                          {"fix", check.fix}});
+      }
+      json document = {{"ok", !AnyFail()}, {"checks", std::move(checks)}};
+      std::printf("%s\n", Redact(document.dump(2)).c_str());
+      return;
+    }
+    for (const auto& check : checks_) {
+      std::string line = std::string(StatusName(check.status)) +
+                         std::string(5 - std::string(StatusName(check.status)).size(), ' ') +
+                         check.name + ": " + check.message;
+      if (!check.fix.empty()) line += "\n     fix: " + check.fix;
+      std::printf("%s\n", Redact(line).c_str());
+    }
+    int fails = static_cast<int>(std::count_if(checks_.begin(), checks_.end(), [](const Check& c) {
+      return c.status == Status::kFail;
+    }));
+    int warns = static_cast<int>(std::count_if(checks_.begin(), checks_.end(), [](const Check& c) {
+      return c.status == Status::kWarn;
+    }));
+    std::printf("\n%s: %d check(s) failed, %d warning(s)\n",
+                fails == 0 ? "this node is set up right" : "this node is NOT set up right", fails,
+                warns);
+  }
+
+ private:
+  std::vector<Check> checks_;
+};
+
+std::string RealPath(const std::string& path) {
+  char buffer[PATH_MAX];
+  return realpath(path.c_str(), buffer) != nullptr ? std::string(buffer) : path;
+}
+
+// The value of a line "NAME='VALUE'" in the wrapper script.
+std::string WrapperValue(const std::string& script, const std::string& name) {
+  for (const auto& line : Split(script, '\n')) {
+    std::string prefix = name + "='";
+    if (StartsWith(line, prefix) && EndsWith(Trim(line), "'")) {
+      std::string_view value = Trim(line);
+      return std::string(value.substr(prefix.size(), value.size() - prefix.size() - 1));
+    }
+  }
+  return {};
+}
+
+void CheckHookScript(const Config& config, Report* report) {
+  const std::string& path = config.paths.hook_script;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    report->Add("hook script", Status::kFail, path + " does not exist: vzdump fails every job "
+                                                     "that names it",
+                "install pbk-agent (it ships the hook) or run the Ansible role");
+    return;
+  }
+  if (!S_ISREG(st.st_mode) || access(path.c_str(), X_OK) != 0) {
+    report->Add("hook script", Status::kFail, path + " is not an executable file",
+                "chmod 755 " + path);
+    return;
+  }
+  std::string text, err;
+  if (!ReadFile(path, &text, &err)) {
+    report->Add("hook script", Status::kFail, err);
+    return;
+  }
+  const std::string bin = WrapperValue(text, "bin");
+  const std::string self = RealPath("/proc/self/exe");
+  if (bin.empty()) {
+    report->Add("hook script", Status::kFail, path + " is not pbk-agent's hook wrapper",
+                "reinstall pbk-agent; keep other hooks in your own file");
+    return;
+  }
+  if (RealPath(bin) != self) {
+    report->Add("hook script", Status::kFail,
+                path + " runs " + bin + ", not this program (" + self + ")",
+                "reinstall pbk-agent so the wrapper is regenerated");
+    return;
+  }
+  const std::string wrapper_config = WrapperValue(text, "config");
+  if (RealPath(wrapper_config) != RealPath(config.path)) {
+    report->Add("hook script", Status::kWarn,
+                path + " reads " + wrapper_config + ", this check read " + config.path,
+                "check with: pbk-agent --config " + wrapper_config + " verify");
+    return;
+  }
+  report->Add("hook script", Status::kOk, path + " runs " + bin);
+}
+
+std::string LastRunWords(const RunRecord& run) {
+  std::string when = FormatLocalTime(run.end_ms > 0 ? run.end_ms : run.first_ms);
+  return when + ", " + (run.push.up ? "up" : "down") + ", " + PushStateName(run.push.state);
+}
+
+}  // namespace
+
+int CmdVerify(const Invocation& invocation) {
+  InitLogging(LogStyle::kStderr, invocation.debug);
+  bool as_json = false;
+  for (const auto& arg : invocation.args) {
+    if (arg == "--json") {
+      as_json = true;
+    } else {
+      spdlog::error("usage: pbk-agent verify [--json] (unknown argument {})", Quote(arg));
+      return kExitUsage;
+    }
+  }
+  Report report;
+  Config config;
+  std::vector<std::string> errors;
+  if (!LoadConfig(invocation.config_path, &config, &errors)) {
+    report.Add("configuration", Status::kFail, Join(errors, "; "),
+               "fix " + invocation.config_path + " (pbk-agent check-config tells the same)");
+    report.Print(as_json);
+    return kExitUsage;
+  }
+  AddSecrets(config.Secrets());
+  report.Add("configuration", Status::kOk,
+             config.path + " is valid" + (config.jobs.empty() ? "" : " and private"));
+
+  // The PVE side.
+  PveAccess pve;
+  std::string err;
+  if (!OpenPveAccess(config, &pve, &err)) {
+    report.Add("API token secret", Status::kFail, err, "chmod 600 and chown root the file");
+    report.Print(as_json);
+    return kExitUsage;
+  }
+  std::vector<BackupJob> jobs;
+  std::string source;
+  if (pve.rest) {
+    if (pve.rest->List(&jobs, &err)) {
+      source = "rest";
+      report.Add("PVE API", Status::kOk,
+                 config.pve.api_url + " answered with TLS validated and the token " +
+                     config.pve.token_id + " accepted");
+    } else {
+      report.Add("PVE API", Status::kFail, err,
+                 "see README \"API token\"; until fixed the guard reads through pvesh");
+    }
+  } else {
+    report.Add("PVE API", Status::kWarn, pve.rest_problem,
+               "create the read-only token (README \"API token\"); without it every guard run "
+               "calls pvesh, which is slow");
+  }
+  if (source.empty()) {
+    for (JobReader* reader : pve.readers) {
+      if (reader == pve.rest.get()) continue;
+      if (reader->List(&jobs, &err)) {
+        source = reader->Name();
+        break;
+      }
+      report.Add("backup jobs", Status::kFail, "reading through " + reader->Name() + ": " + err);
+    }
+  }
+
+  CheckHookScript(config, &report);
+
+  if (source.empty()) {
+    report.Add("backup jobs", Status::kFail, "no way to read the backup jobs worked",
+               "check pve-cluster and pveproxy on this node");
+  } else {
+    int with_hook = 0;
+    for (const auto& job : jobs) {
+      bool excluded = std::find(config.guard.exclude.begin(), config.guard.exclude.end(),
+                                job.id) != config.guard.exclude.end();
+      if (job.script == config.paths.hook_script) {
+        ++with_hook;
+      } else if (excluded) {
+        report.Add("job " + job.id, Status::kWarn,
+                   "excluded from the guard and runs " +
+                       (job.script.empty() ? std::string("no hook") : job.script));
+      } else {
+        report.Add("job " + job.id, Status::kFail,
+                   "runs " + (job.script.empty() ? std::string("no hook") : job.script) +
+                       " instead of " + config.paths.hook_script,
+                   "pbk-agent guard (the timer does it within minutes)");
+      }
+    }
+    report.Add("backup jobs", Status::kOk,
+               std::to_string(jobs.size()) + " job(s) read through " + source + ", " +
+                   std::to_string(with_hook) + " run the hook");
+
+    // Monitors: every job that can run here needs one; every token a job.
+    std::set<std::string> ids;
+    for (const auto& job : jobs) {
+      ids.insert(job.id);
+      bool runs_here = job.node.empty() || job.node == config.node;
+      bool mapped = config.jobs.count(job.id) > 0;
+      if (mapped) {
+        report.Add("monitor " + job.id, runs_here ? Status::kOk : Status::kWarn,
+                   runs_here ? "push token configured"
+                             : "push token configured, but the job runs on node " + job.node +
+                                   " only: this monitor will alarm",
+                   runs_here ? "" : "move the token to " + job.node + "'s configuration");
+      } else if (runs_here && job.enabled) {
+        report.Add("monitor " + job.id, Status::kFail,
+                   "the job runs on this node but has no push token: no Kuma monitor hears "
+                   "about its runs",
+                   "create a push monitor (Retries 0) and add \"jobs\": {\"" + job.id +
+                       "\": {\"push_token\": \"…\"}} to " + config.path);
+      } else if (runs_here) {
+        report.Add("monitor " + job.id, Status::kWarn,
+                   "disabled job without a push token (a \"Run now\" would go unreported)");
+      }
+    }
+    for (const auto& [id, job] : config.jobs) {
+      if (ids.count(id) == 0) {
+        report.Add("monitor " + id, Status::kFail,
+                   "a push token is configured for job " + id + ", which does not exist",
+                   "remove it from " + config.path + " or correct the job id");
+      }
+    }
+  }
+
+  // Kuma, without pushing.
+  {
+    std::string why;
+    auto http = NewHttpClient(TlsSettings{config.kuma.ca_file, config.kuma.server_name}, &why);
+    KumaClient kuma(http.get(), KumaEndpoint{config.kuma.endpoint.host, config.kuma.endpoint.port,
+                                             config.kuma.endpoint.base_path,
+                                             std::chrono::seconds(config.kuma.timeout_seconds)});
+    if (http && kuma.Probe(&why)) {
+      report.Add("Kuma", Status::kOk,
+                 config.kuma.url + " reachable, certificate valid for " +
+                     (config.kuma.server_name.empty() ? config.kuma.endpoint.host
+                                                      : config.kuma.server_name));
+    } else {
+      report.Add("Kuma", Status::kFail, why,
+                 "check kuma.url, kuma.ca_file and kuma.server_name, and that Kuma runs");
+    }
+  }
+
+  // systemd units.
+  if (access("/run/systemd/system", F_OK) == 0) {
+    for (const char* unit : {"vzdump-hook-guard.path", "vzdump-hook-guard.timer"}) {
+      ProcessResult result =
+          RunProcess({"/usr/bin/systemctl", "is-enabled", unit}, {{"LC_ALL", "C"}},
+                     std::chrono::seconds(10));
+      std::string state(Trim(result.out));
+      if (result.exit_code == 0 && state == "enabled") {
+        report.Add(std::string("unit ") + unit, Status::kOk, "enabled");
+      } else {
+        report.Add(std::string("unit ") + unit, Status::kFail,
+                   state.empty() ? "not enabled" : state,
+                   std::string("systemctl enable --now ") + unit);
+      }
+    }
+  } else {
+    report.Add("units", Status::kWarn, "systemd is not running here; units not checked");
+  }
+
+  // What is owed and what was reported.
+  std::vector<std::string> bad;
+  auto spooled = ListSpool(config.paths.state_dir, &bad);
+  if (spooled.empty() && bad.empty()) {
+    report.Add("spool", Status::kOk, "no push waiting");
+  } else {
+    std::string words = std::to_string(spooled.size()) + " push(es) waiting";
+    if (!spooled.empty()) words += ", the oldest from " + FormatLocalTime(spooled.front().created_ms);
+    if (!bad.empty()) words += "; unreadable: " + Join(bad, "; ");
+    report.Add("spool", Status::kFail, words,
+               "pbk-agent flush (the guard's service runs it every few minutes)");
+  }
+  std::map<std::string, RunRecord> last;
+  std::vector<std::string> unreadable;
+  for (auto& run : LoadAllRunRecords(config.paths.state_dir, &unreadable)) {
+    if (run.job_id.empty() || run.end_phase.empty()) continue;
+    auto it = last.find(run.job_id);
+    if (it == last.end() || it->second.end_ms < run.end_ms) last[run.job_id] = std::move(run);
+  }
+  for (const auto& [id, job] : config.jobs) {
+    auto it = last.find(id);
+    if (it == last.end()) {
+      report.Add("last push " + id, Status::kWarn, "no run of this job recorded on this node yet",
+                 "test the monitor: " + config.paths.hook_script + " job-end ok " + id);
+      continue;
+    }
+    const RunRecord& run = it->second;
+    Status status = run.push.state == PushState::kDelivered
+                        ? (run.push.up ? Status::kOk : Status::kWarn)
+                        : (run.push.state == PushState::kSpooled ? Status::kWarn : Status::kFail);
+    report.Add("last push " + id, status, LastRunWords(run) + ": " + run.push.message);
+  }
+  report.Print(as_json);
+  return report.AnyFail() ? kExitProblem : kExitOk;
+}
+
+}  // namespace pbk

@@ -1,0 +1,65 @@
+#include "pve_access.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "fs.h"
+#include "log.h"
+#include "text.h"
+
+namespace pbk {
+namespace {
+
+bool ReadTokenSecret(const PveConfig& pve, std::string* secret, std::string* err) {
+  if (!CheckPrivateFile(pve.token_secret_file, "the PVE API token secret", err)) return false;
+  std::string text;
+  if (!ReadFile(pve.token_secret_file, &text, err)) return false;
+  *secret = std::string(Trim(text));
+  if (secret->empty() || secret->find_first_of(" \t\r\n") != std::string::npos) {
+    *err = pve.token_secret_file + ": expected the token secret alone (one line, no spaces)";
+    return false;
+  }
+  AddSecrets({*secret});
+  return true;
+}
+
+}  // namespace
+
+bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err) {
+  const auto timeout = std::chrono::seconds(config.pve.timeout_seconds);
+  if (!config.pve.token_id.empty()) {
+    std::string secret;
+    if (!ReadTokenSecret(config.pve, &secret, err)) return false;
+    std::string why;
+    access->http = NewHttpClient(TlsSettings{config.pve.ca_file, ""}, &why);
+    if (access->http) {
+      access->rest = NewRestJobReader(
+          access->http.get(),
+          RestSettings{config.pve.api.host, config.pve.api.port, config.pve.token_id, secret,
+                       timeout});
+      access->readers.push_back(access->rest.get());
+    } else {
+      access->rest_problem = "the PVE API cannot be used: " + why;
+      access->notes.push_back(access->rest_problem);
+    }
+  } else {
+    access->rest_problem = "no API token is configured (pve.token_id)";
+    access->notes.push_back(access->rest_problem + "; reading through pvesh");
+  }
+  if (::access(config.pve.pvesh.c_str(), X_OK) == 0) {
+    access->pvesh = std::make_unique<Pvesh>(config.pve.pvesh, timeout);
+    access->readers.push_back(access->pvesh.get());
+  } else {
+    access->notes.push_back("pvesh is not available at " + config.pve.pvesh + " (" +
+                            ErrnoText(errno) + "); only legacy vzdump.cron jobs can be fixed");
+  }
+  access->files = std::make_unique<FileJobReader>(config.paths.jobs_cfg, config.paths.vzdump_cron);
+  access->readers.push_back(access->files.get());
+  access->cron_patch = std::make_unique<CronPatchWriter>(config.paths.vzdump_cron);
+  access->writer = access->pvesh ? static_cast<JobWriter*>(access->pvesh.get())
+                                 : static_cast<JobWriter*>(access->cron_patch.get());
+  return true;
+}
+
+}  // namespace pbk

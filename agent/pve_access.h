@@ -1,0 +1,31 @@
+// The ways to PVE's backup jobs a node offers, in the order they are tried:
+// the REST API with the read-only token, pvesh, the files.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "http_client.h"
+#include "job_sources.h"
+
+namespace pbk {
+
+struct PveAccess {
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<JobReader> rest;
+  std::unique_ptr<Pvesh> pvesh;
+  std::unique_ptr<FileJobReader> files;
+  std::unique_ptr<CronPatchWriter> cron_patch;
+  std::vector<JobReader*> readers;
+  JobWriter* writer = nullptr;     // pvesh, else the vzdump.cron patch
+  std::vector<std::string> notes;  // what is not available, and why
+  std::string rest_problem;        // why REST is not used, when it is not
+};
+
+// Sets up the readers and the writer. Returns false only for configuration
+// errors (an unreadable or unprivate token secret): *err says which.
+bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err);
+
+}  // namespace pbk

@@ -1,0 +1,543 @@
+#!/usr/bin/python3
+"""Fake Proxmox VE REST API over TLS (pveproxy), for black-box tests.
+
+Serves the backup-job part of the API from a folder ROOT that plays /etc/pve
+(see pve_state.py), checking parameters against the real API schema:
+
+  GET /api2/json/cluster/backup            Sys.Audit   200 {"data":[...]}
+  GET /api2/json/cluster/backup/{id}       Sys.Audit   200 {"data":{...}}
+  PUT /api2/json/cluster/backup/{id}       Sys.Modify  200 {"data":null}
+                                           (form-encoded or JSON body)
+  GET /api2/json/version                   any user
+  GET /api2/json/cluster/resources[?type=] any user, from ROOT/resources.json
+  any other /api2/json path                501 "Method 'GET /x' not implemented"
+  anything else                            404
+
+Authentication is "Authorization: PVEAPIToken=USER@REALM!TOKEN=SECRET" only,
+against the --tokens file:
+  {"pbk-agent@pve!guard": {"secret": "...", "privs": ["Sys.Audit"]}, ...}
+Tokens are re-read on every request. A token's user is the token id, never
+root@pam, so no token may set script, tmpdir, dumpdir or job-id.
+
+Failures carry the message as the HTTP reason phrase: 401 "authentication
+failure" {"data":null} (after --auth-fail-delay seconds); 403 "Permission
+check failed (/, Sys.Modify)" {"data":null}; 400 "Parameter verification
+failed." {"data":null,"errors":{...},"message":...}; 500 {"data":null,
+"message":"no such vzdump job\\n"}.
+
+ROOT/api-mode is read on every request (missing = normal):
+  normal, 401, 403, 500      answer that way ("internal error" for 500)
+  malformed                  serve the request, then answer 200 with a body
+                             that is not JSON
+  truncated                  serve the request, then answer 200 with a
+                             Content-Length larger than what is sent, and close
+  hang                       read the request and never answer
+  slow:<seconds>             answer normally after that delay
+malformed and truncated apply a PUT before breaking the answer, as a reply
+lost after the change was made.
+
+Every request goes to the --log file as one JSON object per line:
+  {"event":"request","method":...,"path":...,"query":{...},"params":{...},
+   "auth":<token id or null>,"status":<int or null>,"mode":...,"time":...}
+  {"event":"tls_error","error":...,"time":...}
+"path" is percent-decoded; "params" holds the body parameters; "auth" is the
+token that authenticated (null when none did); "status" is null for hang.
+Token secrets are never logged. SIGTERM and SIGINT end the process at once
+with status 0, hung connections included.
+"""
+
+import argparse
+import email.utils
+import hmac
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pve_state  # noqa: E402
+
+LISTEN_HOST = "127.0.0.1"
+HEADER_LIMIT = 64 * 1024
+# pveproxy refuses larger request bodies.
+BODY_LIMIT = 64 * 1024
+# How long a kept-alive connection may idle, and a client take per read.
+IO_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 1.0
+API_PREFIX = "/api2/json"
+MALFORMED_BODY = b'{"data":[{"id":'
+RESOURCE_TYPES = ("vm", "storage", "node", "sdn")
+TOKEN_HEADER = re.compile(r"(?:^|\s)PVEAPIToken[= ](\S+)")
+JOB_PATH = re.compile(r"/cluster/backup/([^/]+)")
+
+
+class Stop(Exception):
+    pass
+
+
+class StartupError(Exception):
+    pass
+
+
+class EventLog:
+    def __init__(self, path):
+        self._file = open(path, "a", buffering=1, encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, event, **fields):
+        record = {"event": event, **fields, "time": time.time()}
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+
+class Answer:
+    def __init__(self, status, reason, payload):
+        self.status = status
+        self.reason = reason
+        self.payload = payload
+
+    def body(self):
+        return json.dumps(self.payload, ensure_ascii=False, sort_keys=True,
+                          separators=(",", ":")).encode("utf-8")
+
+
+def ok(data):
+    return Answer(200, "OK", {"data": data})
+
+
+def failure(error):
+    message = error.message.rstrip("\n")
+    payload = {"data": None, "message": message + "\n"}
+    if error.errors is not None:
+        payload["errors"] = error.errors
+    return Answer(error.status, message, payload)
+
+
+def bare(status, reason):
+    return Answer(status, reason, {"data": None})
+
+
+def load_tokens(path):
+    with open(path, encoding="utf-8") as f:
+        tokens = json.load(f)
+    if not isinstance(tokens, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("secret"), str)
+            and isinstance(v.get("privs", []), list) for v in tokens.values()):
+        raise ValueError('expected {"USER@REALM!TOKEN": {"secret": "...", "privs": [...]}}')
+    return tokens
+
+
+class Request:
+    def __init__(self, method, target, version, headers, body):
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+
+    def keep_alive(self):
+        connection = self.headers.get("connection", "").lower()
+        if self.version == "HTTP/1.0":
+            return connection == "keep-alive"
+        return connection != "close"
+
+
+class BadRequest(Exception):
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class FakePve:
+    def __init__(self, args, log):
+        self._root = args.root
+        self._tokens_path = args.tokens
+        self._auth_fail_delay = args.auth_fail_delay
+        self._log = log
+        try:
+            self._tokens = load_tokens(args.tokens)
+        except (OSError, ValueError) as e:
+            raise StartupError(f"reading {args.tokens}: {e}") from e
+        try:
+            self._schema = pve_state.Schema(args.schema)
+        except (OSError, ValueError, KeyError) as e:
+            raise StartupError(f"reading the API schema: {e}") from e
+        self._state = pve_state.PveState(args.root, self._schema)
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            self._context.load_cert_chain(args.cert, args.key)
+        except (OSError, ssl.SSLError) as e:
+            raise StartupError(f"loading {args.cert} and {args.key}: {e}") from e
+        # Hung connections must stay referenced, or collecting them would close them.
+        self._held = []
+
+    def serve(self, listener):
+        # Any thread may receive a signal, and then the main thread's accept()
+        # would not return; the wakeup socket turns every signal into a
+        # readable event here, after which Python runs the handler.
+        wake_read, wake_write = socket.socketpair()
+        wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
+        listener.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ)
+        selector.register(wake_read, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is wake_read:
+                    try:
+                        wake_read.recv(4096)
+                    except BlockingIOError:
+                        pass
+                else:
+                    self._accept(listener)
+
+    def _accept(self, listener):
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(True)
+        # pveproxy turns Nagle off; without this, the TLS session tickets and
+        # the answer meet the client's delayed ACK (40 ms).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, raw):
+        raw.settimeout(IO_TIMEOUT)
+        conn = None
+        try:
+            conn = self._context.wrap_socket(raw, server_side=True,
+                                             do_handshake_on_connect=False)
+            conn.do_handshake()
+        except (ssl.SSLError, OSError) as e:
+            self._log.write("tls_error", error=str(e))
+            # wrap_socket moves the descriptor into the TLS socket.
+            (conn if conn is not None else raw).close()
+            return
+        try:
+            pending = b""
+            while True:
+                try:
+                    request, pending = self._read_request(conn, pending)
+                except BadRequest as e:
+                    self._send(conn, bare(e.status, e.reason), keep_alive=False)
+                    break
+                if request is None:
+                    break
+                outcome = self._serve(conn, request)
+                if outcome == "drop":
+                    return
+                if outcome == "close":
+                    break
+            conn.settimeout(CLOSE_TIMEOUT)
+            conn.unwrap()
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _read_request(conn, data):
+        """Reads one request; returns it (or None at end of input) and what follows it."""
+        while True:
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            if len(data) > HEADER_LIMIT:
+                raise BadRequest(431, "Request Header Fields Too Large")
+            try:
+                chunk = conn.recv(65536)
+            except (ssl.SSLError, OSError):
+                return None, b""
+            if not chunk:
+                return None, b""
+            data += chunk
+        lines = data[:end].decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            raise BadRequest(400, "Bad Request")
+        headers = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip():
+                raise BadRequest(400, "Bad Request")
+            headers.setdefault(name.lower(), value.strip())
+        data = data[end + 4:]
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raise BadRequest(501, "chunked transfer encoding not supported")
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            raise BadRequest(400, "Bad Request") from None
+        if length > BODY_LIMIT:
+            raise BadRequest(413, "request too large")
+        if length > len(data) and headers.get("expect", "").lower() == "100-continue":
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        while len(data) < length:
+            try:
+                chunk = conn.recv(65536)
+            except (ssl.SSLError, OSError):
+                return None, b""
+            if not chunk:
+                return None, b""
+            data += chunk
+        request = Request(parts[0], parts[1], parts[2], headers, data[:length])
+        return request, data[length:]
+
+    def _serve(self, conn, request):
+        """Answers one request: "keep" the connection, "close" it, or "drop" it unclosed."""
+        mode = pve_state.read_mode(self._root, "api-mode")
+        raw_path, _, query_text = request.target.partition("?")
+        path = urllib.parse.unquote(raw_path)
+        query = parse_form(query_text)
+        try:
+            params = self._body_params(request)
+            body_error = None
+        except BadRequest as e:
+            params = {}
+            body_error = e
+        token = self._authenticate(request.headers)
+        entry = {"method": request.method, "path": path, "query": query, "params": params,
+                 "auth": token, "mode": mode}
+
+        if mode == "hang":
+            self._log.write("request", **entry, status=None)
+            self._held.append(conn)
+            threading.Event().wait()
+        delay = pve_state.slow_seconds(mode)
+        if delay is not None:
+            time.sleep(delay)
+            mode = "normal"
+
+        if mode == "401":
+            self._fail_auth_delay()
+            answer = bare(401, "authentication failure")
+        elif mode == "403":
+            privilege = self._route_privilege(request.method, path) or "Sys.Audit"
+            answer = bare(403, f"Permission check failed (/, {privilege})")
+        elif mode == "500":
+            answer = Answer(500, "internal error", {"data": None, "message": "internal error\n"})
+        elif mode in ("normal", "malformed", "truncated"):
+            if body_error is not None:
+                answer = bare(body_error.status, body_error.reason)
+            else:
+                answer = self._dispatch(request.method, path, query, params, token)
+        else:
+            answer = Answer(500, f"fake_pve: unknown api-mode '{mode}'", {"data": None})
+
+        if mode in ("malformed", "truncated"):
+            self._log.write("request", **entry, status=200)
+            if mode == "malformed":
+                keep_alive = request.keep_alive()
+                self._send(conn, Answer(200, "OK", None), keep_alive, body=MALFORMED_BODY)
+                return "keep" if keep_alive else "close"
+            body = answer.body()
+            head = self._head(200, "OK", len(body) + 64, keep_alive=True)
+            conn.sendall(head + body[:len(body) // 2])
+            # Closing without a TLS close_notify, as a dropped connection does.
+            return "drop"
+        self._log.write("request", **entry, status=answer.status)
+        keep_alive = request.keep_alive()
+        self._send(conn, answer, keep_alive)
+        return "keep" if keep_alive else "close"
+
+    @staticmethod
+    def _body_params(request):
+        if not request.body:
+            return {}
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/json":
+            try:
+                params = json.loads(request.body)
+            except ValueError:
+                raise BadRequest(400, "unable to parse JSON body") from None
+            if not isinstance(params, dict):
+                raise BadRequest(400, "JSON body is not an object")
+            return params
+        return parse_form(request.body.decode("utf-8", "replace"))
+
+    def _authenticate(self, headers):
+        """The token id whose secret matches, else None."""
+        match = TOKEN_HEADER.search(headers.get("authorization", ""))
+        if match is None:
+            return None
+        token_id, eq, secret = match.group(1).partition("=")
+        if not eq:
+            return None
+        try:
+            self._tokens = load_tokens(self._tokens_path)
+        except (OSError, ValueError):
+            pass  # keep the last good set while a test rewrites the file
+        entry = self._tokens.get(token_id)
+        if entry is None or not hmac.compare_digest(entry["secret"].encode(), secret.encode()):
+            return None
+        return token_id
+
+    def _fail_auth_delay(self):
+        if self._auth_fail_delay > 0:
+            time.sleep(self._auth_fail_delay)
+
+    def _route(self, method, path):
+        """(schema path, uri parameters) of an implemented route, or None."""
+        if not path.startswith(API_PREFIX + "/"):
+            return None
+        rel = path[len(API_PREFIX):].rstrip("/")
+        if rel == "/cluster/backup" and method == "GET":
+            return "/cluster/backup", {}
+        job = JOB_PATH.fullmatch(rel)
+        if job and method in ("GET", "PUT"):
+            return "/cluster/backup/{id}", {"id": job.group(1)}
+        if rel == "/version" and method == "GET":
+            return "/version", {}
+        if rel == "/cluster/resources" and method == "GET":
+            return "/cluster/resources", {}
+        return None
+
+    def _route_privilege(self, method, path):
+        route = self._route(method, path)
+        return self._schema.privilege(route[0], method) if route else None
+
+    def _dispatch(self, method, path, query, params, token):
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            return bare(404, "Not found")
+        if token is None:
+            self._fail_auth_delay()
+            return bare(401, "authentication failure")
+        route = self._route(method, path)
+        if route is None:
+            rel = path[len(API_PREFIX):] or "/"
+            return failure(pve_state.PveError(501, f"Method '{method} {rel}' not implemented"))
+        schema_path, uri_params = route
+        privilege = self._schema.privilege(schema_path, method)
+        if privilege is not None and privilege not in self._tokens[token].get("privs", []):
+            return bare(403, f"Permission check failed (/, {privilege})")
+        given = dict(query)
+        if method == "PUT":
+            given.update(params)
+        try:
+            return self._call(schema_path, method, uri_params, given, token)
+        except pve_state.PveError as e:
+            return failure(e)
+
+    def _call(self, schema_path, method, uri_params, given, token):
+        state = self._state
+        if schema_path == "/cluster/resources":
+            rtype = given.pop("type", None)
+            if given:
+                raise pve_state.param_error({k: pve_state.NOT_IN_SCHEMA for k in given})
+            if rtype is not None and rtype not in RESOURCE_TYPES:
+                raise pve_state.param_error({"type": f"value '{rtype}' does not have a value "
+                                             "in the enumeration 'vm, storage, node, sdn'"})
+            return ok(state.resources(rtype))
+        if method == "PUT":
+            state.update_job(uri_params["id"], given, user=token)
+            return ok(None)
+        self._schema.check_params(schema_path, method, dict(given, **uri_params))
+        if schema_path == "/version":
+            return ok(dict(pve_state.VERSION))
+        if schema_path == "/cluster/backup":
+            return ok(state.list_jobs())
+        return ok(state.read_job(uri_params["id"]))
+
+    @staticmethod
+    def _head(status, reason, length, keep_alive):
+        reason = reason.replace("\r", " ").replace("\n", " ")
+        now = email.utils.formatdate(usegmt=True)
+        lines = [f"HTTP/1.1 {status} {reason}",
+                 "Cache-Control: max-age=0",
+                 f"Connection: {'Keep-Alive' if keep_alive else 'close'}",
+                 f"Date: {now}",
+                 "Pragma: no-cache",
+                 "Server: pve-api-daemon/3.0",
+                 f"Content-Length: {length}",
+                 "Content-Type: application/json;charset=UTF-8",
+                 f"Expires: {now}"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+    def _send(self, conn, answer, keep_alive, body=None):
+        if body is None:
+            body = answer.body()
+        conn.sendall(self._head(answer.status, answer.reason, len(body), keep_alive) + body)
+
+
+def parse_form(text):
+    """Percent-decoded parameters: a string each, a list for a repeated key."""
+    parsed = urllib.parse.parse_qs(text, keep_blank_values=True)
+    return {key: values[0] if len(values) == 1 else values for key, values in parsed.items()}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Fake Proxmox VE REST API over TLS.")
+    parser.add_argument("--root", required=True, help="folder that plays /etc/pve")
+    parser.add_argument("--cert", required=True, help="server certificate (PEM)")
+    parser.add_argument("--key", required=True, help="server private key (PEM)")
+    parser.add_argument("--port-file", required=True,
+                        help="written with the listening port once the server listens")
+    parser.add_argument("--log", required=True, help="JSON-lines event log, appended to")
+    parser.add_argument("--tokens", required=True, help="JSON file of API tokens")
+    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 lets the OS pick")
+    parser.add_argument("--auth-fail-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="delay before a 401, as PVE waits about 3 s")
+    parser.add_argument("--schema", help="cluster-backup.schema.json (default: searched)")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be 0..65535")
+    if args.auth_fail_delay < 0:
+        parser.error("--auth-fail-delay must not be negative")
+    if not os.path.isdir(args.root):
+        parser.error(f"--root {args.root} is not a folder")
+    return args
+
+
+def write_port_file(path, port):
+    # Tests poll for the file, so it must never be seen half-written.
+    temp = path + ".tmp"
+    with open(temp, "w", encoding="ascii") as f:
+        f.write(f"{port}\n")
+    os.replace(temp, path)
+
+
+def main(argv):
+    def on_signal(signum, frame):
+        raise Stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    try:
+        args = parse_args(argv)
+        log = EventLog(args.log)
+        server = FakePve(args, log)
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((LISTEN_HOST, args.port))
+        listener.listen(128)
+        port = listener.getsockname()[1]
+        write_port_file(args.port_file, port)
+        print(f"fake_pve: listening on https://{LISTEN_HOST}:{port}", file=sys.stderr, flush=True)
+        server.serve(listener)
+    except Stop:
+        pass
+    except (StartupError, OSError) as e:
+        print(f"fake_pve: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    status = main(sys.argv[1:])
+    sys.stderr.flush()
+    # Hung connection threads would otherwise hold up interpreter shutdown.
+    os._exit(status)

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "commands.h"
@@ -21,12 +22,22 @@ bool LoadConfigForCommand(const Invocation& invocation, Config* config) {
   return true;
 }
 
+bool ParseFlags(const Invocation& invocation, const std::vector<std::string>& allowed,
+                const char* usage, std::set<std::string>* flags) {
+  for (const auto& arg : invocation.args) {
+    if (std::find(allowed.begin(), allowed.end(), arg) == allowed.end()) {
+      spdlog::error("usage: {} (unknown argument {})", usage, Quote(arg));
+      return false;
+    }
+    flags->insert(arg);
+  }
+  return true;
+}
+
 int CmdFlush(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
-  if (!invocation.args.empty()) {
-    spdlog::error("usage: pbk-agent flush (takes no arguments)");
-    return kExitUsage;
-  }
+  std::set<std::string> flags;
+  if (!ParseFlags(invocation, {}, "pbk-agent flush", &flags)) return kExitUsage;
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
 
@@ -74,10 +85,8 @@ int CmdFlush(const Invocation& invocation) {
 
 int CmdCheckConfig(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
-  if (!invocation.args.empty()) {
-    spdlog::error("usage: pbk-agent check-config (takes no arguments)");
-    return kExitUsage;
-  }
+  std::set<std::string> flags;
+  if (!ParseFlags(invocation, {}, "pbk-agent check-config", &flags)) return kExitUsage;
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
   std::printf("%s: OK (node %s; Kuma %s, %s; %zu job(s) with a push monitor)\n",

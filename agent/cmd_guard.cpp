@@ -68,17 +68,13 @@ json ResultJson(const GuardResult& result, bool dry_run) {
 
 int CmdGuard(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
-  bool dry_run = false, as_json = false;
-  for (const auto& arg : invocation.args) {
-    if (arg == "--dry-run") {
-      dry_run = true;
-    } else if (arg == "--json") {
-      as_json = true;
-    } else {
-      spdlog::error("usage: pbk-agent guard [--dry-run] [--json] (unknown argument {})", Quote(arg));
-      return kExitUsage;
-    }
+  std::set<std::string> flags;
+  if (!ParseFlags(invocation, {"--dry-run", "--json"}, "pbk-agent guard [--dry-run] [--json]",
+                  &flags)) {
+    return kExitUsage;
   }
+  const bool dry_run = flags.count("--dry-run") > 0;
+  const bool as_json = flags.count("--json") > 0;
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
 

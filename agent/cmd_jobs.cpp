@@ -41,15 +41,9 @@ std::string Guests(const BackupJob& job) {
 
 int CmdJobs(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
-  bool as_json = false;
-  for (const auto& arg : invocation.args) {
-    if (arg == "--json") {
-      as_json = true;
-    } else {
-      spdlog::error("usage: pbk-agent jobs [--json] (unknown argument {})", Quote(arg));
-      return kExitUsage;
-    }
-  }
+  std::set<std::string> flags;
+  if (!ParseFlags(invocation, {"--json"}, "pbk-agent jobs [--json]", &flags)) return kExitUsage;
+  const bool as_json = flags.count("--json") > 0;
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
   PveAccess pve;
@@ -79,13 +73,7 @@ int CmdJobs(const Invocation& invocation) {
     source = "the guard's cache from " + FormatLocalTime(cache.written_ms);
   }
 
-  std::map<std::string, RunRecord> last;
-  std::vector<std::string> unreadable;
-  for (auto& run : LoadAllRunRecords(config.paths.state_dir, &unreadable)) {
-    if (run.job_id.empty() || run.end_phase.empty()) continue;
-    auto it = last.find(run.job_id);
-    if (it == last.end() || it->second.end_ms < run.end_ms) last[run.job_id] = std::move(run);
-  }
+  const std::map<std::string, RunRecord> last = LatestRunPerJob(config.paths.state_dir);
 
   json list = json::array();
   std::vector<std::vector<std::string>> rows = {

@@ -158,15 +158,9 @@ std::string LastRunWords(const RunRecord& run) {
 
 int CmdVerify(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
-  bool as_json = false;
-  for (const auto& arg : invocation.args) {
-    if (arg == "--json") {
-      as_json = true;
-    } else {
-      spdlog::error("usage: pbk-agent verify [--json] (unknown argument {})", Quote(arg));
-      return kExitUsage;
-    }
-  }
+  std::set<std::string> flags;
+  if (!ParseFlags(invocation, {"--json"}, "pbk-agent verify [--json]", &flags)) return kExitUsage;
+  const bool as_json = flags.count("--json") > 0;
   Report report;
   Config config;
   std::vector<std::string> errors;
@@ -324,13 +318,7 @@ int CmdVerify(const Invocation& invocation) {
     report.Add("spool", Status::kFail, words,
                "pbk-agent flush (the guard's service runs it every few minutes)");
   }
-  std::map<std::string, RunRecord> last;
-  std::vector<std::string> unreadable;
-  for (auto& run : LoadAllRunRecords(config.paths.state_dir, &unreadable)) {
-    if (run.job_id.empty() || run.end_phase.empty()) continue;
-    auto it = last.find(run.job_id);
-    if (it == last.end() || it->second.end_ms < run.end_ms) last[run.job_id] = std::move(run);
-  }
+  const std::map<std::string, RunRecord> last = LatestRunPerJob(config.paths.state_dir);
   for (const auto& [id, job] : config.jobs) {
     auto it = last.find(id);
     if (it == last.end()) {

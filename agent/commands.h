@@ -1,6 +1,10 @@
 // The commands of the table in cli.cpp, one function each.
 #pragma once
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "cli.h"
 #include "config.h"
 
@@ -12,6 +16,11 @@ int CmdGuard(const Invocation& invocation);
 int CmdJobs(const Invocation& invocation);
 int CmdVerify(const Invocation& invocation);
 int CmdCheckConfig(const Invocation& invocation);
+
+// Reads a command's flags: each argument must be one of ALLOWED. On an
+// unknown one, logs USAGE and returns false.
+bool ParseFlags(const Invocation& invocation, const std::vector<std::string>& allowed,
+                const char* usage, std::set<std::string>* flags);
 
 // Loads the configuration for a command, logging each problem. On success the
 // configuration's secrets are registered with the log scrubber.

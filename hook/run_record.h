@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,5 +81,8 @@ int PruneRunRecords(const std::string& state_dir, int64_t cutoff_ms, std::string
 // All records in state_dir/runs, unreadable ones skipped and named in *bad.
 std::vector<RunRecord> LoadAllRunRecords(const std::string& state_dir,
                                          std::vector<std::string>* bad);
+
+// The last finished run of each job, by job id.
+std::map<std::string, RunRecord> LatestRunPerJob(const std::string& state_dir);
 
 }  // namespace pbk

@@ -464,6 +464,23 @@ TEST_F(HookBlackboxTest, StopModeAndStoppedGuestsArePushedUp) {
   EXPECT_TRUE(Contains(Msg(request), "all 3 guests backed up")) << Msg(request);
 }
 
+TEST_F(HookBlackboxTest, AllJobWithoutLocalGuestsIsPushedUp) {
+  // An "all" job runs its job phases on every node, also on one that has no
+  // guest right now; that run is a success and must still report.
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  json scenario = Scenario({});
+  scenario["all"] = true;
+  SimRun run = RunSim(scenario);
+
+  EXPECT_EQ(run.TaskStatus(), "OK") << run.Log();
+  EXPECT_TRUE(run.Calls("backup-start").empty());
+  EXPECT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+  json request = OnlyRequest();
+  ExpectPush(request, kToken, "up");
+  EXPECT_TRUE(Contains(Msg(request), "no guest of this job is on this node")) << Msg(request);
+}
+
 TEST_F(HookBlackboxTest, GuestFailingBeforePreparationMakesTheRunDown) {
   ASSERT_NO_FATAL_FAILURE(StartKuma());
   ASSERT_NO_FATAL_FAILURE(WriteConfig());

@@ -61,6 +61,8 @@ import threading
 import time
 import urllib.parse
 
+# The tests run these from the source tree, which must stay as it is.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pve_state  # noqa: E402
 

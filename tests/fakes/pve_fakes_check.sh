@@ -4,6 +4,7 @@
 # usage: pve_fakes_check.sh CERT-DIR
 #   CERT-DIR/c and CERT-DIR/k are the server certificate and key for
 #   127.0.0.1; they are made there when missing.
+# shellcheck disable=SC2016  # jq programs interpolate with their own \(...)
 set -u
 certs=$(realpath "${1:?usage: $0 CERT-DIR}")
 fakes=$(dirname "$(realpath "$0")")
@@ -71,18 +72,21 @@ failures=0
 check() {  # check DESCRIPTION COMMAND...
   if "${@:2}"; then echo "  ok: $1"; else echo "  FAILED: $1"; failures=$((failures + 1)); fi
 }
+jqt() { jq -e "$@" >/dev/null; }
 # Every answer is kept, so that the secret scan at the end sees them all.
-n=0
 get() {  # get TOKEN-HEADER PATH [CURL-ARGS...]: the body; the status in $work/status
-  local header=$1 path=$2
+  local header=$1 path=$2 out
   shift 2
-  n=$((n + 1))
-  curl -sS --cacert "$certs/c" -H "$header" -o "$work/out.$n" -w '%{http_code}' "$@" \
+  out=$(mktemp "$work/answer.XXXXXX")
+  curl -sS --cacert "$certs/c" -H "$header" -o "$out" -w '%{http_code}' "$@" \
     "$api$path" >"$work/status" 2>>"$work/curl.err"
-  cat "$work/out.$n"
+  cat "$out"
 }
 status_is() { [ "$(cat "$work/status")" = "$1" ]; }
-show_ids() { jq -r '.[] | "    \(.id)  \(.type // "legacy")  schedule=\(.schedule)  enabled=\(.enabled|tojson)  script=\(.script // "-")"'; }
+show_ids() {
+  jq -r '.[] | "    \(.id)  \(.type // "legacy")  schedule=\(.schedule)" +
+    "  enabled=\(.enabled|tojson)  script=\(.script // "-")"'
+}
 
 echo "### GET /cluster/backup (token pbk-agent@pve!guard, Sys.Audit)"
 get "$guard" /cluster/backup | jq .data >"$work/list.json"
@@ -90,29 +94,28 @@ show_ids <"$work/list.json"
 sha=$(sha1sum "$root/vzdump.cron" | cut -d' ' -f1)
 echo "    sha1sum vzdump.cron = $sha"
 check "3 legacy jobs then 2 vzdump jobs, no realm-sync" \
-  jq -e 'map(.type // "legacy") == ["legacy","legacy","legacy","vzdump","vzdump"]' "$work/list.json"
+  jqt 'map(.type // "legacy") == ["legacy","legacy","legacy","vzdump","vzdump"]' "$work/list.json"
 check "legacy ids are <sha1sum>:1..3" \
-  jq -e --arg s "$sha" 'map(.id)[:3] == ["\($s):1","\($s):2","\($s):3"]' "$work/list.json"
+  jqt --arg s "$sha" 'map(.id)[:3] == ["\($s):1","\($s):2","\($s):3"]' "$work/list.json"
 check "jobs.cfg types: numbers, strings, property string as object of strings" \
-  jq -e '.[3] | .all == 1 and .enabled == 1 and .compress == "zstd" and
+  jqt '.[3] | .all == 1 and .enabled == 1 and .compress == "zstd" and
     .["prune-backups"] == {"keep-daily":"7","keep-weekly":"4"} and (.["next-run"]|type) == "number"' \
   "$work/list.json"
 check "legacy fields: enabled \"1\"/\"\", vmid \"100,101\", dow, schedule, no next-run when disabled" \
-  jq -e '.[0].enabled == "1" and .[0].vmid == "100,101" and .[0].schedule == "sat 01:00" and
+  jqt '.[0].enabled == "1" and .[0].vmid == "100,101" and .[0].schedule == "sat 01:00" and
     .[1].schedule == "mon,tue,wed,thu,fri 22:30" and .[2].enabled == "" and .[2].schedule == "03:15" and
     (.[2] | has("next-run") | not)' "$work/list.json"
 one=$(get "$guard" /cluster/backup/backup-5c01e9aa-73d2)
 check "GET one job: same object, no next-run" \
-  jq -e '.data | .id == "backup-5c01e9aa-73d2" and .vmid == "110,111" and (has("next-run") | not)' <<<"$one"
-get "$guard" /cluster/resources?type=vm >/dev/null
+  jqt '.data | .id == "backup-5c01e9aa-73d2" and .vmid == "110,111" and (has("next-run") | not)' <<<"$one"
 check "GET /cluster/resources?type=vm: the guests only" \
-  jq -e '.data | map(.vmid) == [100,200]' "$work/out.$n"
+  jqt '.data | map(.vmid) == [100,200]' <<<"$(get "$guard" /cluster/resources?type=vm)"
 
 echo "### PUT as a token"
 body=$(get "$ops" /cluster/backup/backup-8d6f3a2c-1b4e -X PUT --data script=/tmp/other.sh)
 echo "    Sys.Modify token, script: $(cat "$work/status") $body"
 check "token PUT of script: 400 Only root may set this option." \
-  jq -e '.errors.script == "Only root may set this option."' <<<"$body"
+  jqt '.errors.script == "Only root may set this option."' <<<"$body"
 get "$guard" /cluster/backup/backup-8d6f3a2c-1b4e -X PUT --data comment=x >/dev/null
 check "Sys.Audit token PUT: 403" status_is 403
 body=$(get "$ops" /cluster/backup/backup-8d6f3a2c-1b4e -X PUT --data hook=/x)
@@ -120,7 +123,7 @@ echo "    unknown parameter: $(cat "$work/status") $body"
 check "PUT with an unknown parameter: 400" status_is 400
 body=$(get "$ops" /cluster/backup/backup-8d6f3a2c-1b4e -X PUT --data zstd=many)
 check "PUT with a bad integer: 400 type check" \
-  jq -e '.errors.zstd == "type check ('"'integer'"') failed - got '"'many'"'"' <<<"$body"
+  jqt '.errors.zstd == "type check ('"'integer'"') failed - got '"'many'"'"' <<<"$body"
 get "$ops" /cluster/backup/nope -X PUT --data comment=x >/dev/null
 check "PUT of an unknown job: 500" status_is 500
 get "nothing: here" /cluster/backup >/dev/null
@@ -143,7 +146,7 @@ sha2=$(sha1sum "$root/vzdump.cron" | cut -d' ' -f1)
 check "the job moved to jobs.cfg under the same id, with schedule \"sat 01:00\"" \
   grep -qxF "vzdump: $sha:1" "$root/jobs.cfg"
 check "the two remaining legacy ids are <new sha1>:1..2" \
-  jq -e --arg s "$sha2" --arg old "$sha" \
+  jqt --arg s "$sha2" --arg old "$sha" \
   'map(select(has("type") | not) | .id) == ["\($s):1","\($s):2"] and $s != $old and
    (.[-1] | .id == "\($old):1" and .schedule == "sat 01:00" and .script == "/opt/pbk/hook.sh")' \
   "$work/list2.json"
@@ -166,13 +169,13 @@ echo "### api-mode"
 for mode in 401 403 500 malformed truncated slow:1 hang; do
   echo "$mode" >"$root/api-mode"
   start=$(date +%s.%N)
-  n=$((n + 1))
-  curl -sS -m 2 --cacert "$certs/c" -H "$guard" -o "$work/out.$n" -w '%{http_code}' \
+  : >"$work/answer.$mode"
+  curl -sS -m 2 --cacert "$certs/c" -H "$guard" -o "$work/answer.$mode" -w '%{http_code}' \
     "$api/version" >"$work/status" 2>"$work/err"
   rc=$?
   took=$(echo "$(date +%s.%N) - $start" | bc)
   printf '    %-10s curl exit %-2s status %s after %.1fs  body: %s %s\n' "$mode" "$rc" \
-    "$(cat "$work/status")" "$took" "$(head -c 60 "$work/out.$n")" "$(cut -c1-50 "$work/err")"
+    "$(cat "$work/status")" "$took" "$(head -c 60 "$work/answer.$mode")" "$(cut -c1-50 "$work/err")"
 done
 rm "$root/api-mode"
 check "normal again after removing api-mode" \

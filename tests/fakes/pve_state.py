@@ -4,8 +4,9 @@ fake_pve.py (the REST API, called with API tokens) and fake_pvesh.py (pvesh,
 which acts as root@pam) share this module, so both see and change the same
 jobs the way PVE would. The folder ROOT holds:
 
-  jobs.cfg        section config; its "vzdump:" sections are backup jobs,
-                  every other section is kept and written back unchanged
+  jobs.cfg        section config; its "vzdump:" sections are backup jobs.
+                  Every section is kept; the ones an update does not touch
+                  are written back line for line
   vzdump.cron     legacy cron jobs, ids "<sha1 of the file>:<n>"
   resources.json  optional JSON list of guests for /cluster/resources
   no-quorum       while it exists, every write fails as without quorum

@@ -163,6 +163,8 @@ struct Scenario {
   std::vector<Guest> guests;
   std::optional<long long> abort_after_guest;
   bool fail_job_start = false;
+  // An "all" job runs its job phases on every node, even one without guests.
+  bool all = false;
 };
 
 class ScenarioError : public std::runtime_error {
@@ -281,7 +283,7 @@ Scenario ParseScenario(const json& doc) {
   if (!doc.is_object()) Invalid(where, std::string("expected an object, got ") + doc.type_name());
   RejectUnknownKeys(doc, where,
                     {"storage", "dumpdir", "job_id", "job_config", "guests", "abort_after_guest",
-                     "fail_job_start"});
+                     "fail_job_start", "all"});
   Scenario scenario;
   scenario.storage = NullableString(doc, "storage", where, true);
   scenario.dumpdir = NullableString(doc, "dumpdir", where, false);
@@ -335,6 +337,12 @@ Scenario ParseScenario(const json& doc) {
               std::string("expected a boolean, got ") + flag->type_name());
     }
     scenario.fail_job_start = flag->get<bool>();
+  }
+  if (const json* flag = Member(doc, "all"); flag != nullptr && !flag->is_null()) {
+    if (!flag->is_boolean()) {
+      Invalid(where + ".all", std::string("expected a boolean, got ") + flag->type_name());
+    }
+    scenario.all = flag->get<bool>();
   }
   return scenario;
 }
@@ -953,9 +961,9 @@ class Simulation {
   }
 
   void RunJob() {
-    if (scenario_.guests.empty()) {
-      // The API returns before forking a worker when no guest of the job
-      // lives on this node: no hook phase runs at all.
+    if (scenario_.guests.empty() && !scenario_.all) {
+      // A vmid or pool job with no guest on this node runs no hook phase at
+      // all; an "all" job still runs its job phases.
       Log("INFO: no guest of this job on this node - nothing to do");
       task_status_ = "OK";
       return;

@@ -96,7 +96,8 @@ int CmdGuard(const Invocation& invocation) {
   for (const auto& warning : pve.files->warnings()) result.notes.push_back(warning);
 
   if (result.read_ok && !dry_run) {
-    JobCache cache{NowMs(), result.source, config.node, result.final_jobs};
+    JobCache cache{NowMs(), result.source, config.node, result.final_jobs,
+                   result.final_document};
     if (!SaveJobCache(JoinPath(config.paths.state_dir, kJobCacheFile), cache, &err)) {
       result.errors.push_back("caching the job list: " + err);
     }

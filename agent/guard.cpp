@@ -112,6 +112,7 @@ GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>&
     if (!listed) result.notes.push_back("job " + id + ": " + why);
   }
   result.final_jobs = std::move(jobs);
+  result.final_document = reader->document();
   return result;
 }
 

@@ -39,6 +39,7 @@ struct GuardResult {
   std::vector<GuardJobState> jobs;  // after the changes, as read back
   std::vector<std::string> errors;
   std::vector<BackupJob> final_jobs;
+  std::string final_document;  // final_jobs as PVE's JSON, when read so
   int lists = 0;  // how often the job list was read
 
   int DriftLeft() const;

@@ -124,7 +124,6 @@ bool ParseBackupJob(const json& object, BackupJob* job, std::string* err) {
     *err = "job " + Quote(result.id) + ": " + why;
     return false;
   }
-  result.raw = object;
   *job = std::move(result);
   return true;
 }
@@ -159,21 +158,51 @@ bool ParseBackupJobList(const json& document, std::vector<BackupJob>* jobs, std:
   return true;
 }
 
+json BackupJobToJson(const BackupJob& job) {
+  auto list = [](const std::vector<int>& vmids) {
+    std::vector<std::string> text;
+    for (int vmid : vmids) text.push_back(std::to_string(vmid));
+    return Join(text, ",");
+  };
+  json object = {{"id", job.id}, {"enabled", job.enabled ? 1 : 0}};
+  auto put = [&](const char* key, const std::string& value) {
+    if (!value.empty()) object[key] = value;
+  };
+  put("type", job.type);
+  put("schedule", job.schedule);
+  put("storage", job.storage);
+  put("node", job.node);
+  put("pool", job.pool);
+  put("vmid", list(job.vmids));
+  put("exclude", list(job.exclude));
+  put("script", job.script);
+  put("comment", job.comment);
+  if (job.all) object["all"] = 1;
+  return object;
+}
+
 std::string SerializeJobCache(const JobCache& cache) {
+  json header = {{"format", 1},
+                 {"written", cache.written_ms},
+                 {"source", cache.source},
+                 {"node", cache.node}};
+  std::string text = header.dump();
+  text.pop_back();  // the closing brace; the job list follows
+  if (!cache.document.empty()) {
+    // PVE's own answer, kept as it is: writing a thousand jobs out again
+    // would cost more than the whole rest of a guard run.
+    text += ",\"document\":" + cache.document + "}\n";
+    return text;
+  }
   json jobs = json::array();
-  for (const auto& job : cache.jobs) jobs.push_back(job.raw);
-  json document = {{"format", 1},
-                   {"written", cache.written_ms},
-                   {"source", cache.source},
-                   {"node", cache.node},
-                   {"jobs", std::move(jobs)}};
-  return document.dump(1) + "\n";
+  for (const auto& job : cache.jobs) jobs.push_back(BackupJobToJson(job));
+  return text + ",\"jobs\":" + jobs.dump(-1, ' ', false, json::error_handler_t::replace) + "}\n";
 }
 
 bool ParseJobCache(const std::string& text, JobCache* cache, std::string* err) {
   json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!document.is_object() || document.value("format", 0) != 1 ||
-      !document.contains("jobs")) {
+  if (!document.is_object() || document.value("format", json()) != 1 ||
+      (!document.contains("jobs") && !document.contains("document"))) {
     *err = "not a job list written by pbk-agent guard";
     return false;
   }
@@ -181,7 +210,8 @@ bool ParseJobCache(const std::string& text, JobCache* cache, std::string* err) {
   result.written_ms = LooseInt(document.value("written", json())).value_or(0);
   result.source = LooseString(document.value("source", json())).value_or("");
   result.node = LooseString(document.value("node", json())).value_or("");
-  if (!ParseBackupJobList(document["jobs"], &result.jobs, err)) return false;
+  const json& jobs = document.contains("document") ? document["document"] : document["jobs"];
+  if (!ParseBackupJobList(jobs, &result.jobs, err)) return false;
   *cache = std::move(result);
   return true;
 }

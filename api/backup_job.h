@@ -24,7 +24,6 @@ struct BackupJob {
   std::vector<int> exclude;
   std::string script;  // the hook this job runs; empty when none
   std::string comment;
-  nlohmann::json raw;  // every option exactly as received
 
   // Legacy vzdump.cron jobs have ids "<sha1 of the file>:<n>".
   bool IsLegacy() const { return type.empty() || id.find(':') != std::string::npos; }
@@ -52,7 +51,13 @@ struct JobCache {
   std::string source;  // "rest", "pvesh" or "files"
   std::string node;
   std::vector<BackupJob> jobs;
+  // The list exactly as PVE answered it, when there is such an answer: the
+  // cache keeps it as it is instead of writing the jobs out again.
+  std::string document;
 };
+
+// The fields pbk-agent reads, as a job object of the API.
+nlohmann::json BackupJobToJson(const BackupJob& job);
 
 inline constexpr char kJobCacheFile[] = "jobs.json";
 

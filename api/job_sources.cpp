@@ -42,6 +42,7 @@ class RestJobReader : public JobReader {
   RestJobReader(HttpClient* http, RestSettings settings)
       : http_(http), settings_(std::move(settings)) {}
   std::string Name() const override { return "rest"; }
+  const std::string& document() const override { return document_; }
 
   bool List(std::vector<BackupJob>* jobs, std::string* err) override {
     HttpRequest request;
@@ -62,7 +63,9 @@ class RestJobReader : public JobReader {
                                (response.reason.empty() ? "" : " " + Shorten(response.reason));
     switch (response.status) {
       case 200:
-        return ParseJobsDocument(response.body, "the PVE API's answer", jobs, err);
+        if (!ParseJobsDocument(response.body, "the PVE API's answer", jobs, err)) return false;
+        document_ = std::move(response.body);
+        return true;
       case 401:
         *err = "the PVE API refused the token " + settings_.token_id + " (" + status +
                "): check pve.token_id and the secret in pve.token_secret_file";
@@ -80,6 +83,7 @@ class RestJobReader : public JobReader {
  private:
   HttpClient* http_;
   RestSettings settings_;
+  std::string document_;
 };
 
 }  // namespace
@@ -115,7 +119,9 @@ bool Pvesh::Run(const std::vector<std::string>& args, std::string* out, std::str
 bool Pvesh::List(std::vector<BackupJob>* jobs, std::string* err) {
   std::string out;
   if (!Run({"get", "/cluster/backup", "--output-format", "json"}, &out, err)) return false;
-  return ParseJobsDocument(out, "pvesh's answer", jobs, err);
+  if (!ParseJobsDocument(out, "pvesh's answer", jobs, err)) return false;
+  document_ = std::move(out);
+  return true;
 }
 
 bool Pvesh::SetScript(const BackupJob& job, const std::string& script, std::string* err) {

@@ -22,6 +22,11 @@ class JobReader {
   virtual ~JobReader() = default;
   virtual std::string Name() const = 0;  // "rest", "pvesh", "files"
   virtual bool List(std::vector<BackupJob>* jobs, std::string* err) = 0;
+  // The last list as PVE's JSON, when it came as such; "" otherwise.
+  virtual const std::string& document() const {
+    static const std::string kNone;
+    return kNone;
+  }
 };
 
 class JobWriter {
@@ -54,6 +59,7 @@ class Pvesh : public JobReader, public JobWriter {
       : path_(std::move(path)), timeout_(timeout) {}
   std::string Name() const override { return "pvesh"; }
   bool List(std::vector<BackupJob>* jobs, std::string* err) override;
+  const std::string& document() const override { return document_; }
   bool CanWrite(const BackupJob&, std::string*) const override { return true; }
   bool SetScript(const BackupJob& job, const std::string& script, std::string* err) override;
   int writes() const override { return writes_; }
@@ -63,6 +69,7 @@ class Pvesh : public JobReader, public JobWriter {
   bool Run(const std::vector<std::string>& args, std::string* out, std::string* err);
   std::string path_;
   std::chrono::milliseconds timeout_;
+  std::string document_;
   int writes_ = 0;
   int calls_ = 0;
 };

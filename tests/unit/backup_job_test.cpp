@@ -31,7 +31,6 @@ TEST(BackupJobTest, ReadsTheApiShapesLoosely) {
   EXPECT_FALSE(jobs[2].IsLegacy());
   EXPECT_TRUE(jobs[2].all);
   EXPECT_EQ(jobs[2].script, "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh");
-  EXPECT_EQ(jobs[2].raw["prune-backups"]["keep-daily"], "7");
 }
 
 TEST(BackupJobTest, ReadsTheBareArrayPveshPrints) {
@@ -59,20 +58,37 @@ TEST(BackupJobTest, BadValuesAreNamed) {
   EXPECT_EQ(err, "entry 1: job \"j\": \"storage\" is array, expected a string");
 }
 
+TEST(BackupJobTest, JobCacheKeepsPvesAnswerAsItIs) {
+  JobCache cache;
+  cache.source = "rest";
+  cache.document = R"({"data":[{"id":"j1","type":"vzdump","vmid":"100,101","storage":"s"}]})";
+  const std::string text = SerializeJobCache(cache);
+  EXPECT_NE(text.find(cache.document), std::string::npos) << text;
+  JobCache loaded;
+  std::string err;
+  ASSERT_TRUE(ParseJobCache(text, &loaded, &err)) << err;
+  ASSERT_EQ(loaded.jobs.size(), 1u);
+  EXPECT_EQ(loaded.jobs[0].vmids, (std::vector<int>{100, 101}));
+  EXPECT_EQ(loaded.jobs[0].storage, "s");
+}
+
 TEST(BackupJobTest, JobCacheRoundTrips) {
   JobCache cache;
   cache.source = "pvesh";
   cache.node = "pve1";
   cache.written_ms = 1234;
   std::string err;
-  ASSERT_TRUE(ParseBackupJobList(json::parse(R"([{"id":"j1","type":"vzdump","all":1}])"),
-                                 &cache.jobs, &err));
+  ASSERT_TRUE(ParseBackupJobList(
+      json::parse(R"([{"id":"j1","type":"vzdump","all":1,"exclude":"105","node":"pve2"}])"),
+      &cache.jobs, &err));
   JobCache loaded;
   ASSERT_TRUE(ParseJobCache(SerializeJobCache(cache), &loaded, &err)) << err;
   EXPECT_EQ(loaded.source, "pvesh");
   EXPECT_EQ(loaded.written_ms, 1234);
   ASSERT_EQ(loaded.jobs.size(), 1u);
   EXPECT_TRUE(loaded.jobs[0].all);
+  EXPECT_EQ(loaded.jobs[0].exclude, std::vector<int>{105});
+  EXPECT_EQ(loaded.jobs[0].node, "pve2");
 }
 
 }  // namespace

@@ -79,7 +79,6 @@ TEST(VzdumpCronTest, NamesLegacyJobsAsPveDoes) {
   EXPECT_EQ(jobs[1].job.schedule, "mon,tue,wed,thu,fri 22:30");
   EXPECT_FALSE(jobs[2].job.enabled);
   EXPECT_EQ(jobs[2].job.schedule, "03:15");
-  EXPECT_EQ(jobs[2].job.raw["enabled"], "");
   EXPECT_EQ(jobs[2].job.script, "");
 }
 
@@ -142,7 +141,6 @@ TEST(JobsCfgTest, OnlyVzdumpSectionsAreJobs) {
   EXPECT_EQ(jobs[0].type, "vzdump");
   EXPECT_TRUE(jobs[0].all);
   EXPECT_EQ(jobs[0].script, "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh");
-  EXPECT_EQ(jobs[0].raw["notes-template"], "{{guestname}}");
   EXPECT_FALSE(jobs[0].IsLegacy());
   EXPECT_EQ(jobs[1].comment, "DB servers");
   EXPECT_FALSE(jobs[1].enabled);

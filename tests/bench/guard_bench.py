@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Benchmarks of the guard against what an admin would otherwise write.
+
+Starts the emulated PVE API on 127.0.0.1 (HTTPS, certificates made here)
+with N backup jobs and measures, in one run, interleaved:
+  - `pbk-agent guard` with nothing to change, reading through REST with the
+    read-only token: wall time, peak RSS, API requests and pvesh calls;
+  - a short Python script using proxmoxer (Debian's python3-proxmoxer) that
+    does the same read and comparison, as the baseline;
+and, for k drifted jobs out of N, how many pvesh calls the guard makes.
+Prints a table (median and p10..p90) and writes a CSV.
+
+usage: guard_bench.py BIN_DIR [--runs N] [--sizes 10,100,1000] [--csv FILE]
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOOK = "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh"
+TOKEN_ID = "pbk-agent@pve!guard"
+SECRET = "5f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+
+# The baseline: what an admin writes with proxmoxer to find jobs without the hook.
+PROXMOXER_SCRIPT = r'''
+import sys
+from proxmoxer import ProxmoxAPI
+host, port, ca, secret, hook = sys.argv[1:6]
+api = ProxmoxAPI(host, port=int(port), user="pbk-agent@pve", token_name="guard",
+                 token_value=secret, verify_ssl=ca, timeout=30)
+drift = [job["id"] for job in api.cluster.backup.get() if job.get("script") != hook]
+print(len(drift))
+sys.exit(1 if drift else 0)
+'''
+
+
+def write_jobs(root, count, drifted=0, legacy=0):
+    """COUNT jobs in jobs.cfg (the last DRIFTED of them without the hook) and
+    LEGACY drifted legacy jobs in vzdump.cron."""
+    sections = []
+    for i in range(count):
+        lines = ["vzdump: backup-%08x-%04x" % (i, i % 65536), "\tschedule 21:00", "\tall 1",
+                 "\tmode snapshot", "\tstorage pbs%d" % (i % 7)]
+        if i < count - drifted:
+            lines.append("\tscript " + HOOK)
+        sections.append("\n".join(lines) + "\n")
+    with open(os.path.join(root, "jobs.cfg"), "w") as f:
+        f.write("\n".join(sections))
+    cron = ["# cluster wide vzdump cron schedule", "# Automatically generated file - do not edit",
+            "", 'PATH="/usr/sbin:/usr/bin:/sbin:/bin"', ""]
+    for i in range(legacy):
+        cron.append("%d 1 * * 6           root vzdump %d --mode snapshot --storage local --quiet 1"
+                    % (i, 100 + i))
+    with open(os.path.join(root, "vzdump.cron"), "w") as f:
+        f.write("\n".join(cron) + "\n")
+
+
+def count_lines(path, needle=None):
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return sum(1 for line in f if needle is None or needle in line)
+
+
+def count_requests(path):
+    """REST requests in the fake's log."""
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return sum(1 for line in f if json.loads(line).get("event") == "request")
+
+
+def timed(argv, env=None):
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    return (time.perf_counter() - start) * 1000, result.returncode, result.stderr
+
+
+def peak_rss(argv):
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", "--"] + argv, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(result.stderr.strip().splitlines()[-1])
+
+
+def summary(values):
+    values = sorted(values)
+    n = len(values)
+    return statistics.median(values), values[n // 10], values[(9 * n) // 10]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bin_dir")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--csv", default="guard-bench.csv")
+    args = parser.parse_args()
+    bin_dir = os.path.abspath(args.bin_dir)
+    agent = os.path.join(bin_dir, "pbk-agent")
+
+    work = tempfile.mkdtemp(prefix="pbk-guard-bench.")
+    certs = os.path.join(work, "certs")
+    subprocess.run([os.path.join(bin_dir, "pbk-test-certs"), certs], check=True,
+                   stdout=subprocess.DEVNULL)
+    root = os.path.join(work, "pve")
+    os.makedirs(root)
+    with open(os.path.join(work, "tokens.json"), "w") as f:
+        json.dump({TOKEN_ID: {"secret": SECRET, "privs": ["Sys.Audit"]}}, f)
+    secret_file = os.path.join(work, "pve-token")
+    with open(secret_file, "w") as f:
+        f.write(SECRET + "\n")
+    os.chmod(secret_file, 0o600)
+    pve_log = os.path.join(work, "pve.log")
+    pvesh_log = os.path.join(work, "pvesh.log")
+    pvesh = os.path.join(work, "pvesh")
+    with open(pvesh, "w") as f:
+        f.write('#!/bin/sh\nexec /usr/bin/python3 %s --root %s --log %s "$@"\n'
+                % (os.path.join(SOURCE, "tests/fakes/fake_pvesh.py"), root, pvesh_log))
+    os.chmod(pvesh, 0o755)
+    write_jobs(root, 1)
+    server = subprocess.Popen(
+        ["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/fake_pve.py"), "--root", root,
+         "--cert", os.path.join(certs, "pve.pem"), "--key", os.path.join(certs, "pve.key"),
+         "--port-file", os.path.join(work, "pve.port"), "--log", pve_log,
+         "--tokens", os.path.join(work, "tokens.json")], stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        for _ in range(100):
+            if os.path.exists(os.path.join(work, "pve.port")):
+                break
+            time.sleep(0.1)
+        port = int(open(os.path.join(work, "pve.port")).read())
+        config = os.path.join(work, "config.json")
+        with open(config, "w") as f:
+            json.dump({"node": "pve1", "kuma": {"url": "https://127.0.0.1:9"},
+                       "pve": {"api_url": "https://127.0.0.1:%d" % port,
+                               "ca_file": os.path.join(certs, "ca.pem"), "token_id": TOKEN_ID,
+                               "token_secret_file": secret_file, "pvesh": pvesh},
+                       "paths": {"hook_script": HOOK, "state_dir": os.path.join(work, "state"),
+                                 "jobs_cfg": os.path.join(root, "jobs.cfg"),
+                                 "vzdump_cron": os.path.join(root, "vzdump.cron")}}, f)
+        os.chmod(config, 0o600)
+        baseline_script = os.path.join(work, "proxmoxer_check.py")
+        with open(baseline_script, "w") as f:
+            f.write(PROXMOXER_SCRIPT)
+        guard = [agent, "--config", config, "guard"]
+        baseline = ["/usr/bin/python3", baseline_script, "127.0.0.1", str(port),
+                    os.path.join(certs, "ca.pem"), SECRET, HOOK]
+
+        for size in [int(s) for s in args.sizes.split(",")]:
+            write_jobs(root, size)
+            ours, theirs = [], []
+            requests_before = count_requests(pve_log)
+            pvesh_before = count_lines(pvesh_log)
+            for _ in range(args.runs):
+                wall, code, err = timed(guard)
+                if code != 0:
+                    raise SystemExit("guard failed for %d jobs: %s" % (size, err))
+                ours.append(wall)
+                wall, code, err = timed(baseline)
+                if code != 0:
+                    raise SystemExit("the proxmoxer script failed: %s" % err)
+                theirs.append(wall)
+            requests = (count_requests(pve_log) - requests_before) / args.runs
+            # Each round made one guard read and one proxmoxer read.
+            guard_requests = requests - 1
+            pvesh_calls = (count_lines(pvesh_log) - pvesh_before) / args.runs
+            ours_rss, theirs_rss = peak_rss(guard), peak_rss(baseline)
+            # The emulated API's own share: one GET with curl, for reference.
+            curl = ["/usr/bin/curl", "-fsS", "-o", "/dev/null", "--cacert",
+                    os.path.join(certs, "ca.pem"), "-H",
+                    "Authorization: PVEAPIToken=%s=%s" % (TOKEN_ID, SECRET),
+                    "https://127.0.0.1:%d/api2/json/cluster/backup" % port]
+            server_ms = statistics.median(timed(curl)[0] for _ in range(5))
+            o, t = summary(ours), summary(theirs)
+            rows.append(["guard, nothing to change, %d jobs (REST)" % size, "%.1f" % o[0],
+                         "%.1f..%.1f" % o[1:], "proxmoxer script", "%.1f" % t[0],
+                         "%.1f..%.1f" % t[1:], "%.2f" % (o[0] / t[0]), ours_rss, theirs_rss,
+                         "%g GET, %g pvesh; curl alone %.1f ms" % (guard_requests, pvesh_calls,
+                                                                   server_ms)])
+
+        # k drifted jobs (and legacy ones, whose ids move after each change).
+        for size, drifted, legacy in ((100, 5, 0), (100, 3, 2)):
+            write_jobs(root, size, drifted, legacy)
+            before = count_lines(pvesh_log)
+            sets_before = count_lines(pvesh_log, '"set"')
+            wall, code, err = timed(guard)
+            if code != 0:
+                raise SystemExit("guard failed with drift: %s" % err)
+            calls = count_lines(pvesh_log) - before
+            sets = count_lines(pvesh_log, '"set"') - sets_before
+            rows.append(["guard, %d of %d drifted (%d legacy)" % (drifted + legacy, size + legacy,
+                                                                 legacy),
+                         "%.1f" % wall, "-", "-", "-", "-", "-", "-", "-",
+                         "%d pvesh set (k=%d), %d pvesh calls in all" % (sets, drifted + legacy,
+                                                                       calls)])
+    finally:
+        server.terminate()
+        server.wait()
+
+    header = ["measure", "ours ms (median)", "ours p10..p90", "baseline", "baseline ms (median)",
+              "baseline p10..p90", "ratio", "ours peak RSS KiB", "baseline peak RSS KiB", "calls"]
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    print("runs per figure: %d; %s, %d cores" % (args.runs, os.uname().machine, os.cpu_count()))
+    for r in [header] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    with open(args.csv, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    print("written to %s" % args.csv)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -148,7 +148,7 @@ bool WriteFileAtomic(const std::string& path, std::string_view data,
   // The new content is in place from here on. A failed fsync of the folder
   // only risks the rename itself across a power cut; reporting a failure now
   // would make callers believe the old content is still there.
-  SyncDir(dir);
+  if (options.sync_dir) SyncDir(dir);
   if (options.locked_fd != nullptr) *options.locked_fd = std::move(fd);
   return true;
 }

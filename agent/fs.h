@@ -47,13 +47,17 @@ struct AtomicWriteOptions {
   mode_t mode = 0600;
   // When false, a file system that refuses chmod (pmxcfs) is accepted.
   bool exact_mode = true;
+  // When false, the folder is not flushed after the rename: a power cut
+  // may then bring back the previous version (never a broken one). For
+  // files whose last version only matters while the machine runs.
+  bool sync_dir = true;
   // When set, the new file is locked (flock, exclusive) before it becomes
   // visible under its final name, and the locked descriptor is handed back.
   UniqueFd* locked_fd = nullptr;
 };
 
 // Replaces PATH with DATA atomically and durably (temp file, fsync, rename,
-// fsync of the folder). On failure the old file is untouched and no
+// fsync of the folder unless options say otherwise). On failure the old file is untouched and no
 // temporary file is left behind.
 bool WriteFileAtomic(const std::string& path, std::string_view data, std::string* err);
 bool WriteFileAtomic(const std::string& path, std::string_view data,

@@ -187,7 +187,12 @@ bool LoadRunRecord(const std::string& path, RunRecord* record, bool* exists, std
 
 bool SaveRunRecord(const std::string& path, const RunRecord& record, std::string* err) {
   if (!MakeDirs(DirName(path), 0700, err)) return false;
-  return WriteFileAtomic(path, SerializeRunRecord(record), err);
+  // A run record matters while its vzdump run goes on, and a power cut ends
+  // that run: the record is written atomically, but its folder is not
+  // flushed each phase. What is owed to Kuma lives in the spool, which is.
+  AtomicWriteOptions options;
+  options.sync_dir = false;
+  return WriteFileAtomic(path, SerializeRunRecord(record), options, err);
 }
 
 std::vector<RunRecord> LoadAllRunRecords(const std::string& state_dir,

@@ -3,6 +3,7 @@
 # and then runs one of
 #   ./run.sh demo    the local demonstration (emulated PVE and Kuma on 127.0.0.1)
 #   ./run.sh test    the whole test suite, as CI runs it
+#   ./run.sh bench   the benchmarks (Release build), printed and saved as CSV
 #   ./run.sh build   just the build
 # Run it as root (or with sudo available) when packages are missing.
 set -euo pipefail
@@ -17,9 +18,12 @@ PACKAGES=(
   python3 openssl systemd curl
 )
 
+# What only the benchmarks need: the baselines they compare against.
+BENCH_PACKAGES=(time python3-proxmoxer python3-requests)
+
 install_missing() {
   local missing=()
-  for package in "${PACKAGES[@]}"; do
+  for package in "${PACKAGES[@]}" "$@"; do
     if [ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != installed ]; then
       missing+=("$package")
     fi
@@ -52,12 +56,22 @@ case "${1:-}" in
     build
     exec ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
     ;;
+  bench)
+    install_missing "${BENCH_PACKAGES[@]}"
+    BUILD_DIR=build-release
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPBK_WERROR=ON >/dev/null
+    cmake --build "$BUILD_DIR"
+    mkdir -p bench-results
+    /usr/bin/python3 tests/bench/hook_bench.py "$BUILD_DIR/bin" --csv bench-results/hook.csv
+    echo
+    /usr/bin/python3 tests/bench/guard_bench.py "$BUILD_DIR/bin" --csv bench-results/guard.csv
+    ;;
   build)
     install_missing
     build
     ;;
   *)
-    echo "usage: $0 demo|test|build" >&2
+    echo "usage: $0 demo|test|bench|build" >&2
     exit 2
     ;;
 esac

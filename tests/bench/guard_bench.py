@@ -13,7 +13,6 @@ Prints a table (median and p10..p90) and writes a CSV.
 usage: guard_bench.py BIN_DIR [--runs N] [--sizes 10,100,1000] [--csv FILE]
 """
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -21,7 +20,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import peak_rss, report, summary, timed, wait_for_file
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOOK = "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh"
@@ -77,23 +77,10 @@ def count_requests(path):
         return sum(1 for line in f if json.loads(line).get("event") == "request")
 
 
-def timed(argv, env=None):
-    start = time.perf_counter()
-    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    return (time.perf_counter() - start) * 1000, result.returncode, result.stderr
 
 
-def peak_rss(argv):
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", "--"] + argv, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return int(result.stderr.strip().splitlines()[-1])
 
 
-def summary(values):
-    values = sorted(values)
-    n = len(values)
-    return statistics.median(values), values[n // 10], values[(9 * n) // 10]
 
 
 def main():
@@ -133,10 +120,7 @@ def main():
          "--tokens", os.path.join(work, "tokens.json")], stderr=subprocess.DEVNULL)
     rows = []
     try:
-        for _ in range(100):
-            if os.path.exists(os.path.join(work, "pve.port")):
-                break
-            time.sleep(0.1)
+        wait_for_file(os.path.join(work, "pve.port"))
         port = int(open(os.path.join(work, "pve.port")).read())
         config = os.path.join(work, "config.json")
         with open(config, "w") as f:
@@ -208,15 +192,7 @@ def main():
 
     header = ["measure", "ours ms (median)", "ours p10..p90", "baseline", "baseline ms (median)",
               "baseline p10..p90", "ratio", "ours peak RSS KiB", "baseline peak RSS KiB", "calls"]
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    print("runs per figure: %d; %s, %d cores" % (args.runs, os.uname().machine, os.cpu_count()))
-    for r in [header] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
-    with open(args.csv, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    print("written to %s" % args.csv)
+    report(header, rows, args.csv, args.runs)
     shutil.rmtree(work, ignore_errors=True)
 
 

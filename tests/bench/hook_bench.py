@@ -12,15 +12,14 @@ Prints a table (median and p10..p90 of the repeated runs) and writes a CSV.
 usage: hook_bench.py BIN_DIR [--runs N] [--csv FILE]
 """
 import argparse
-import csv
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import peak_rss, report, summary, timed, wait_for_file
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKEN = "bEnChPuShT0kEn77"
@@ -34,37 +33,18 @@ def start_kuma(work, certs):
          "--cert", os.path.join(certs, "ip.pem"), "--key", os.path.join(certs, "ip.key"),
          "--port-file", port_file, "--log", os.path.join(work, "kuma.log"),
          "--tokens", TOKEN], stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(port_file):
-            return process, int(open(port_file).read())
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the emulated Kuma did not start")
+    try:
+        wait_for_file(port_file)
+    except SystemExit:
+        process.kill()
+        raise
+    return process, int(open(port_file).read())
 
 
-def timed(argv, env):
-    """Runs ARGV; returns its wall time in ms, spawn to exit, and exit code."""
-    start = time.perf_counter()
-    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return (time.perf_counter() - start) * 1000, result.returncode
 
 
-def peak_rss(argv, env):
-    """Peak RSS in KiB of ARGV and what it waits for, from GNU time (a process
-    forked from this Python would be charged with Python's pages until exec)."""
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", "--"] + argv, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        raise SystemExit("%s failed: %s" % (argv, result.stderr))
-    return int(result.stderr.strip().splitlines()[-1])
 
 
-def summary(values):
-    values = sorted(values)
-    n = len(values)
-    return statistics.median(values), values[n // 10], values[(9 * n) // 10]
 
 
 def main():
@@ -138,7 +118,7 @@ def main():
             results["sh-true"].append(timed([true_wrapper, "log-end", "snapshot", "100"],
                                             guest_env))
         for name, runs in results.items():
-            failed = [code for _, code in runs if code != 0]
+            failed = [code for _, code, _ in runs if code != 0]
             if failed:
                 raise SystemExit("%s failed %d time(s)" % (name, len(failed)))
 
@@ -170,8 +150,8 @@ def main():
     rows = []
 
     def row(what, ours, baseline, label):
-        ours_wall = summary([w for w, _ in results[ours]])
-        base_wall = summary([w for w, _ in results[baseline]])
+        ours_wall = summary([w for w, _, _ in results[ours]])
+        base_wall = summary([w for w, _, _ in results[baseline]])
         ours_rss, base_rss = rss[ours], rss[baseline]
         rows.append([what, "%.2f" % ours_wall[0], "%.2f..%.2f" % ours_wall[1:], label,
                      "%.2f" % base_wall[0], "%.2f..%.2f" % base_wall[1:],
@@ -185,16 +165,7 @@ def main():
     header = ["measure", "ours ms (median)", "ours p10..p90", "baseline", "baseline ms (median)",
               "baseline p10..p90", "ratio", "ours peak RSS KiB", "baseline peak RSS KiB",
               "difference ms"]
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    print("runs per figure: %d; machine: %s, %d cores" % (args.runs, os.uname().machine,
-                                                         os.cpu_count()))
-    for r in [header] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
-    with open(args.csv, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    print("written to %s" % args.csv)
+    report(header, rows, args.csv, args.runs)
     shutil.rmtree(work, ignore_errors=True)
 
 

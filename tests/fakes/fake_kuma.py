@@ -40,18 +40,17 @@ import html
 import http
 import json
 import math
-import os
 import re
-import selectors
-import signal
 import socket
 import ssl
 import sys
 import threading
-import time
 import urllib.parse
 
-LISTEN_HOST = "127.0.0.1"
+# The tests run this from the source tree, which must stay as it is.
+sys.dont_write_bytecode = True
+import fake_server  # noqa: E402
+
 # Node's default --max-http-header-size: request line plus header lines.
 HEADER_LIMIT = 16 * 1024
 # Bodies are read only so that closing the socket does not reset the
@@ -66,25 +65,6 @@ NOT_FOUND_MSG = "Monitor not found or not active."
 JS_FLOAT = re.compile(r"[+-]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 
 
-class Stop(Exception):
-    pass
-
-
-class StartupError(Exception):
-    pass
-
-
-class EventLog:
-    def __init__(self, path):
-        self._file = open(path, "a", buffering=1, encoding="utf-8")
-        self._lock = threading.Lock()
-
-    def write(self, event, **fields):
-        record = {"event": event, **fields, "time": time.time()}
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        with self._lock:
-            self._file.write(line)
-            self._file.flush()
 
 
 def js_parse_float(value):
@@ -167,7 +147,7 @@ class FakeKuma:
         try:
             self._context.load_cert_chain(args.cert, args.key)
         except (OSError, ssl.SSLError) as e:
-            raise StartupError(f"loading {args.cert} and {args.key}: {e}") from e
+            raise fake_server.StartupError(f"loading {args.cert} and {args.key}: {e}") from e
         self._context.sni_callback = self._on_sni
         # The callback runs inside do_handshake, on the connection's own thread.
         self._handshake = threading.local()
@@ -178,42 +158,15 @@ class FakeKuma:
         self._handshake.sni = server_name
         return None
 
-    def serve(self, listener):
-        # Any thread may receive a signal, and then the main thread's accept()
-        # would not return; the wakeup socket turns every signal into a
-        # readable event here, after which Python runs the handler.
-        wake_read, wake_write = socket.socketpair()
-        wake_read.setblocking(False)
-        wake_write.setblocking(False)
-        signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
-        listener.setblocking(False)
-        selector = selectors.DefaultSelector()
-        selector.register(listener, selectors.EVENT_READ)
-        selector.register(wake_read, selectors.EVENT_READ)
-        while True:
-            for key, _ in selector.select():
-                if key.fileobj is wake_read:
-                    try:
-                        wake_read.recv(4096)
-                    except BlockingIOError:
-                        pass
-                else:
-                    self._accept(listener)
+    def describe(self):
+        return f" (mode {self._mode})"
 
-    def _accept(self, listener):
-        try:
-            conn, _ = listener.accept()
-        except BlockingIOError:
-            return
-        conn.setblocking(True)
-        # Node (and so Kuma) turns Nagle off; without this, the TLS session
-        # tickets and the answer meet the client's delayed ACK (40 ms).
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def on_connection(self, conn):
         if self._mode == "hang-accept":
             self._held.append(conn)
             self._log.write("accepted")
             return
-        threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+        fake_server.spawn(self._handle, conn)
 
     def _handle(self, raw):
         raw.settimeout(IO_TIMEOUT)
@@ -367,44 +320,5 @@ def parse_args(argv):
     return args
 
 
-def write_port_file(path, port):
-    # Tests poll for the file, so it must never be seen half-written.
-    temp = path + ".tmp"
-    with open(temp, "w", encoding="ascii") as f:
-        f.write(f"{port}\n")
-    os.replace(temp, path)
-
-
-def main(argv):
-    def on_signal(signum, frame):
-        raise Stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    try:
-        args = parse_args(argv)
-        log = EventLog(args.log)
-        server = FakeKuma(args, log)
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((LISTEN_HOST, args.port))
-        listener.listen(128)
-        port = listener.getsockname()[1]
-        write_port_file(args.port_file, port)
-        print(f"fake_kuma: listening on https://{LISTEN_HOST}:{port} (mode {args.mode})",
-              file=sys.stderr, flush=True)
-        server.serve(listener)
-    except Stop:
-        pass
-    except (StartupError, OSError) as e:
-        print(f"fake_kuma: {e}", file=sys.stderr, flush=True)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    status = main(sys.argv[1:])
-    sys.stderr.flush()
-    # Hung connection threads would otherwise hold up interpreter shutdown.
-    os._exit(status)
+    fake_server.exit_now(fake_server.run("fake_kuma", sys.argv[1:], parse_args, FakeKuma))

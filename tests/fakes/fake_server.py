@@ -1,0 +1,115 @@
+"""What the fake servers share: an event log, and a TLS-ready accept loop on
+127.0.0.1 that ends at once on SIGTERM or SIGINT, hung connections or not."""
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import threading
+import time
+
+LISTEN_HOST = "127.0.0.1"
+
+
+class Stop(Exception):
+    pass
+
+
+class StartupError(Exception):
+    pass
+
+
+class EventLog:
+    """One JSON object per line, flushed per line, so tests can read it live."""
+
+    def __init__(self, path):
+        self._file = open(path, "a", buffering=1, encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, event, **fields):
+        record = {"event": event, **fields, "time": time.time()}
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+
+def accept_loop(listener, on_connection):
+    """Calls ON_CONNECTION(conn) for each connection, in this thread."""
+    # Any thread may receive a signal, and then the main thread's accept()
+    # would not return; the wakeup socket turns every signal into a
+    # readable event here, after which Python runs the handler.
+    wake_read, wake_write = socket.socketpair()
+    wake_read.setblocking(False)
+    wake_write.setblocking(False)
+    signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
+    listener.setblocking(False)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(wake_read, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is wake_read:
+                try:
+                    wake_read.recv(4096)
+                except BlockingIOError:
+                    pass
+                continue
+            try:
+                conn, _ = listener.accept()
+            except BlockingIOError:
+                continue
+            conn.setblocking(True)
+            # Node and pveproxy turn Nagle off; without this, the TLS session
+            # tickets and the answer meet the client's delayed ACK (40 ms).
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            on_connection(conn)
+
+
+def spawn(target, *args):
+    threading.Thread(target=target, args=args, daemon=True).start()
+
+
+def write_port_file(path, port):
+    # Tests poll for the file, so it must never be seen half-written.
+    temp = path + ".tmp"
+    with open(temp, "w", encoding="ascii") as f:
+        f.write(f"{port}\n")
+    os.replace(temp, path)
+
+
+def run(name, argv, parse_args, make_server):
+    """The whole life of a fake: arguments, log, listener, port file, loop.
+    MAKE_SERVER(args, log) returns an object with on_connection(conn) and
+    describe(). Returns the exit status."""
+    def on_signal(signum, frame):
+        raise Stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        args = parse_args(argv)
+        log = EventLog(args.log)
+        server = make_server(args, log)
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((LISTEN_HOST, args.port))
+        listener.listen(128)
+        port = listener.getsockname()[1]
+        write_port_file(args.port_file, port)
+        print(f"{name}: listening on https://{LISTEN_HOST}:{port}{server.describe()}",
+              file=sys.stderr, flush=True)
+        accept_loop(listener, server.on_connection)
+    except Stop:
+        pass
+    except (StartupError, OSError) as e:
+        print(f"{name}: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def exit_now(status):
+    sys.stderr.flush()
+    # Hung connection threads would otherwise hold up interpreter shutdown.
+    os._exit(status)

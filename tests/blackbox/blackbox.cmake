@@ -1,18 +1,24 @@
 # Black-box tests: the built pbk-agent driven through the generated hook
 # wrapper by the vzdump simulator, exactly as vzdump runs it, against the fake
-# Uptime Kuma. Included from tests/CMakeLists.txt, so CMAKE_CURRENT_SOURCE_DIR
-# is tests/.
+# Uptime Kuma; and its guard, verify and jobs commands against the fake PVE
+# (REST API and pvesh) and the fake Kuma. Included from tests/CMakeLists.txt,
+# so CMAKE_CURRENT_SOURCE_DIR is tests/.
 
-# Running programs and the fake Kuma as servers a test owns.
+# Running programs, and the fake Kuma and the fake PVE as servers a test owns.
 add_library(pbk_test_process STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/support/process.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_kuma.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_kuma.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_pve.cpp)
 target_include_directories(pbk_test_process PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(pbk_test_process PRIVATE
-  PBK_FAKE_KUMA_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_kuma.py")
+  PBK_FAKE_KUMA_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_kuma.py"
+  PBK_FAKE_PVE_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_pve.py"
+  PBK_FAKE_PVESH_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_pvesh.py")
 target_link_libraries(pbk_test_process PUBLIC nlohmann_json::nlohmann_json PRIVATE pbk_warnings)
 
-add_executable(pbk_blackbox_tests ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_blackbox_test.cpp)
+add_executable(pbk_blackbox_tests
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_blackbox_test.cpp)
 target_compile_definitions(pbk_blackbox_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   PBK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")

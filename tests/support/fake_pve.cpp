@@ -1,0 +1,187 @@
+#include "fake_pve.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace pbk::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+bool WriteAll(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  return static_cast<bool>(out);
+}
+
+// The objects of a JSON-lines file; a line still being written is skipped.
+std::vector<nlohmann::json> JsonLines(const std::string& path) {
+  std::vector<nlohmann::json> entries;
+  std::istringstream lines(ReadAll(path));
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (entry.is_object()) entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+// The "event" field of a log entry; "" if it has none.
+std::string EventName(const nlohmann::json& entry) {
+  if (!entry.is_object() || !entry.contains("event")) return {};
+  const nlohmann::json& value = entry.at("event");
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+bool SetSwitch(const std::string& path, const std::string& mode) {
+  if (mode.empty() || mode == "normal") {
+    return unlink(path.c_str()) == 0 || errno == ENOENT;
+  }
+  return WriteAll(path, mode + "\n");
+}
+
+}  // namespace
+
+FakePve::FakePve(FakePveOptions options) : options_(std::move(options)) {
+  if (options_.script.empty()) options_.script = PBK_FAKE_PVE_SCRIPT;
+  if (options_.pvesh_script.empty()) options_.pvesh_script = PBK_FAKE_PVESH_SCRIPT;
+  if (options_.work_dir.empty()) options_.work_dir = ".";
+  port_file_ = options_.work_dir + "/pve.port";
+  log_path_ = options_.work_dir + "/pve-events.jsonl";
+  pvesh_log_path_ = options_.work_dir + "/pvesh-calls.jsonl";
+  probe_log_path_ = options_.work_dir + "/pvesh-probe.jsonl";
+  stdout_path_ = options_.work_dir + "/pve.stdout";
+  stderr_path_ = options_.work_dir + "/pve.stderr";
+  std::error_code ignored;
+  std::filesystem::create_directories(options_.root, ignored);
+}
+
+FakePve::~FakePve() { Stop(); }
+
+bool FakePve::Start(std::string* err) {
+  process_.Stop();
+  unlink(port_file_.c_str());
+  char delay[32];
+  std::snprintf(delay, sizeof delay, "%g", options_.auth_fail_delay);
+  std::vector<std::string> argv = {options_.python,
+                                   options_.script,
+                                   "--root",
+                                   options_.root,
+                                   "--cert",
+                                   options_.cert,
+                                   "--key",
+                                   options_.key,
+                                   "--port-file",
+                                   port_file_,
+                                   "--log",
+                                   log_path_,
+                                   "--tokens",
+                                   options_.tokens,
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--auth-fail-delay",
+                                   delay};
+  if (!process_.Start(argv, nullptr, stdout_path_, stderr_path_, err)) return false;
+
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    std::string text = ReadAll(port_file_);
+    if (!text.empty()) {
+      const int port = std::atoi(text.c_str());
+      if (port <= 0 || port > 65535) {
+        *err = "fake_pve wrote a bad port file: " + text;
+        process_.Stop();
+        return false;
+      }
+      port_ = static_cast<uint16_t>(port);
+      return true;
+    }
+    if (!process_.Running()) {
+      *err = "fake_pve ended before it listened (exit " + std::to_string(process_.exit_code()) +
+             "): " + ReadAll(stderr_path_);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  *err = "fake_pve did not listen within 10 s: " + ReadAll(stderr_path_);
+  process_.Stop();
+  return false;
+}
+
+void FakePve::Stop() { process_.Stop(); }
+
+std::vector<nlohmann::json> FakePve::Events() const { return JsonLines(log_path_); }
+
+std::vector<nlohmann::json> FakePve::Requests() const {
+  std::vector<nlohmann::json> requests;
+  for (auto& event : Events()) {
+    if (EventName(event) == "request") requests.push_back(std::move(event));
+  }
+  return requests;
+}
+
+bool FakePve::SetMode(const std::string& mode) const {
+  return SetSwitch(RootPath("api-mode"), mode);
+}
+
+bool FakePve::SetPveshMode(const std::string& mode) const {
+  return SetSwitch(RootPath("pvesh-mode"), mode);
+}
+
+bool FakePve::SetNoQuorum(bool on) const {
+  const std::string path = RootPath("no-quorum");
+  if (on) return WriteAll(path, "");
+  return unlink(path.c_str()) == 0 || errno == ENOENT;
+}
+
+bool FakePve::WriteRootFile(const std::string& name, const std::string& content) const {
+  return WriteAll(RootPath(name), content);
+}
+
+std::string FakePve::ReadRootFile(const std::string& name) const { return ReadAll(RootPath(name)); }
+
+std::string FakePve::InstallPvesh(const std::string& dir) const {
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  const std::string path = dir + "/pvesh";
+  const std::string text = "#!/bin/sh\nexec " + options_.python + " " + options_.pvesh_script +
+                           " --root " + options_.root + " --log " + pvesh_log_path_ + " \"$@\"\n";
+  if (!WriteAll(path, text) || chmod(path.c_str(), 0755) != 0) return "";
+  return path;
+}
+
+std::vector<nlohmann::json> FakePve::PveshCalls() const { return JsonLines(pvesh_log_path_); }
+
+bool FakePve::ListJobs(nlohmann::json* jobs, std::string* err) const {
+  RunResult result = Run({options_.python, options_.pvesh_script, "--root", options_.root, "--log",
+                          probe_log_path_, "get", "/cluster/backup", "--output-format", "json"},
+                         nullptr, std::chrono::seconds(20));
+  if (result.exit_code != 0) {
+    *err = "fake pvesh get /cluster/backup: " + result.Describe() + ": " + result.err;
+    return false;
+  }
+  *jobs = nlohmann::json::parse(result.out, nullptr, /*allow_exceptions=*/false);
+  if (!jobs->is_array()) {
+    *err = "fake pvesh printed no job list: " + result.out;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace pbk::testing

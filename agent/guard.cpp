@@ -62,7 +62,7 @@ GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>&
       std::string err;
       if (writer == nullptr) {
         err = "no way to change jobs (pvesh is not available)";
-      } else if (!writer->CanWrite(job, &err)) {
+      } else if (!writer->Usable(&err) || !writer->CanWrite(job, &err)) {
       } else if (writer->SetScript(job, options.hook_script, &err)) {
         result.changes.push_back({job.id, job.script, job.IsLegacy()});
         changed_since_read = true;

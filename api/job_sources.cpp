@@ -106,6 +106,7 @@ bool Pvesh::Run(const std::vector<std::string>& args, std::string* out, std::str
     *err = command + ": " + path_ + " " + DescribeExit(result, timeout_);
     return false;
   }
+  if (result.timed_out) hung_ = command;
   if (result.timed_out || result.signal != 0 || result.exit_code != 0) {
     *err = command + " " + DescribeExit(result, timeout_);
     std::string said = Shorten(result.err);
@@ -114,6 +115,13 @@ bool Pvesh::Run(const std::vector<std::string>& args, std::string* out, std::str
   }
   *out = std::move(result.out);
   return true;
+}
+
+bool Pvesh::Usable(std::string* why) const {
+  if (hung_.empty()) return true;
+  *why = "not tried: pvesh did not answer within " + std::to_string(timeout_.count() / 1000) +
+         " s before (" + hung_ + ")";
+  return false;
 }
 
 bool Pvesh::List(std::vector<BackupJob>* jobs, std::string* err) {

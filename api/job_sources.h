@@ -38,6 +38,9 @@ class JobWriter {
   virtual bool SetScript(const BackupJob& job, const std::string& script, std::string* err) = 0;
   // How many changes this writer made (for the summary and the benchmarks).
   virtual int writes() const = 0;
+  // False once the writer stopped answering (*why says how): trying the
+  // next job would only wait for the same timeout again.
+  virtual bool Usable(std::string* /*why*/) const { return true; }
 };
 
 struct RestSettings {
@@ -63,6 +66,7 @@ class Pvesh : public JobReader, public JobWriter {
   bool CanWrite(const BackupJob&, std::string*) const override { return true; }
   bool SetScript(const BackupJob& job, const std::string& script, std::string* err) override;
   int writes() const override { return writes_; }
+  bool Usable(std::string* why) const override;
   int calls() const { return calls_; }
 
  private:
@@ -70,6 +74,7 @@ class Pvesh : public JobReader, public JobWriter {
   std::string path_;
   std::chrono::milliseconds timeout_;
   std::string document_;
+  std::string hung_;  // the call that ran into the timeout, if one did
   int writes_ = 0;
   int calls_ = 0;
 };

@@ -31,6 +31,11 @@ class FakePve : public JobReader, public JobWriter {
   bool CanWrite(const BackupJob&, std::string*) const override { return true; }
   bool SetScript(const BackupJob& job, const std::string& script, std::string* err) override {
     ++write_calls;
+    if (hang_on_write) {
+      hung = true;
+      *err = "pvesh set /cluster/backup/" + job.id + " gave no result within 30 s and was killed";
+      return false;
+    }
     if (!write_error.empty()) {
       *err = write_error;
       return false;
@@ -50,6 +55,11 @@ class FakePve : public JobReader, public JobWriter {
     return false;
   }
   int writes() const override { return writes_done; }
+  bool Usable(std::string* why) const override {
+    if (!hung) return true;
+    *why = "not tried: the writer hung before";
+    return false;
+  }
 
   BackupJob ToBackupJob(const Job& job) const {
     BackupJob out;
@@ -75,6 +85,8 @@ class FakePve : public JobReader, public JobWriter {
   int writes_done = 0;
   bool fail_reads = false;
   bool ignore_writes = false;
+  bool hang_on_write = false;
+  bool hung = false;
   std::string write_error;
 };
 
@@ -163,6 +175,19 @@ TEST(GuardTest, AFailedWriteLeavesTheJobReportedWithTheReason) {
   EXPECT_EQ(pve.write_calls, 2) << "each job is tried once";
   EXPECT_EQ(result.jobs[0].problem, pve.write_error);
   EXPECT_EQ(pve.jobs[0].script, "/old.sh");
+}
+
+TEST(GuardTest, AWriterThatHungIsNotWaitedForAgain) {
+  FakePve pve;
+  pve.jobs = {{false, "backup-a", ""}, {false, "backup-b", ""}, {false, "backup-c", ""}};
+  pve.hang_on_write = true;
+  GuardResult result = RunGuard(Options(), {&pve}, &pve);
+  EXPECT_FALSE(result.Ok());
+  EXPECT_EQ(pve.write_calls, 1) << "one timeout is enough to know";
+  EXPECT_EQ(result.DriftLeft(), 3);
+  EXPECT_EQ(result.jobs[0].problem,
+            "pvesh set /cluster/backup/backup-a gave no result within 30 s and was killed");
+  EXPECT_EQ(result.jobs[1].problem, "not tried: the writer hung before");
 }
 
 TEST(GuardTest, AWriteThatDidNotTakeIsCaughtByReadingBack) {

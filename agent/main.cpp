@@ -1,5 +1,13 @@
 // pbk-agent: reports Proxmox VE backup job runs to Uptime Kuma and keeps the
 // hook configured on every job. All logic lives in the libraries.
+#include <signal.h>
+
 #include "cli.h"
 
-int main(int argc, char** argv) { return pbk::RunCli(argc, argv); }
+int main(int argc, char** argv) {
+  // A closed task-log pipe or a file-size limit must end in an error the
+  // program reports, not in a silent death by signal.
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
+  return pbk::RunCli(argc, argv);
+}

@@ -47,6 +47,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   sigaddset(&defaults, SIGPIPE);
   sigaddset(&defaults, SIGALRM);
   sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGXFSZ);
   posix_spawnattr_setsigdefault(&attributes, &defaults);
   sigset_t none;
   sigemptyset(&none);

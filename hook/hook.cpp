@@ -258,10 +258,14 @@ int Hook::EndRun() {
   const char* status = outcome.up ? "up" : "down";
   int exit_code = 0;
   if (delivered) {
+    // The record says "delivered" before the spool entry goes: a crash in
+    // between leaves an entry that flush recognises as sent, instead of
+    // one it would send a second time.
+    record.push.state = PushState::kDelivered;
+    if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
     if (spooled && !RemoveFile(owed.path, &err)) {
       spdlog::warn("pbk-agent: {} (flush would send this push a second time)", err);
     }
-    record.push.state = PushState::kDelivered;
     spdlog::info("pbk-agent: pushed {} to Uptime Kuma for job {}: {}", status, identity.job_id,
                  outcome.message);
   } else if (spooled) {
@@ -279,7 +283,9 @@ int Hook::EndRun() {
     exit_code = 1;
   }
   spool_lock.Reset();
-  if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
+  if (!delivered && !SaveRunRecord(record_path_, record, &err)) {
+    spdlog::error("pbk-agent: {}", err);
+  }
   PruneRunRecords(config_.paths.state_dir, Now() - kKeepRunRecordsMs, &err);
   return exit_code;
 }

@@ -115,6 +115,17 @@ std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std
 
 namespace {
 
+// Whether the run's record says this push was delivered already: a hook
+// killed between Kuma's answer and removing the spool entry leaves that.
+bool AlreadyDelivered(const std::string& state_dir, const SpooledPush& push) {
+  if (push.run_key.empty()) return false;
+  RunRecord record;
+  bool exists = false;
+  std::string err;
+  return LoadRunRecord(RunRecordPath(state_dir, push.run_key), &record, &exists, &err) &&
+         exists && record.push.state == PushState::kDelivered;
+}
+
 // Marks the run's record as delivered, if the record is still there.
 void NoteDelivered(const std::string& state_dir, const SpooledPush& push) {
   if (push.run_key.empty()) return;
@@ -153,6 +164,16 @@ FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_fu
     if (fstat(fd.get(), &st) != 0 || st.st_nlink == 0) continue;  // removed after delivery
 
     std::string err;
+    if (AlreadyDelivered(state_dir, entry)) {
+      if (RemoveFile(entry.path, &err)) {
+        report.lines.push_back("removed the push for job " + entry.job_id + " spooled " +
+                               FormatLocalTime(entry.created_ms) +
+                               ": Kuma had confirmed it already");
+      } else {
+        report.errors.push_back(err);
+      }
+      continue;
+    }
     bool transport_failed = false;
     if (push_function(entry.job_id, entry, &err, &transport_failed)) {
       std::string remove_err;

@@ -119,6 +119,31 @@ TEST(SpoolTest, BrokenEntriesAreReportedAndKept) {
   EXPECT_TRUE(dir.Exists("spool/r9.json"));
 }
 
+TEST(SpoolTest, AnEntryWhosePushWasConfirmedIsRemovedUnsent) {
+  // A hook killed after Kuma confirmed and after the record said so, but
+  // before it removed the spool entry.
+  testing::TestDir dir;
+  RunRecord record;
+  record.key = "r1";
+  record.push.state = PushState::kDelivered;
+  std::string err;
+  ASSERT_TRUE(SaveRunRecord(RunRecordPath(dir.path(), "r1"), record, &err));
+  SpooledPush push = Owed("j1", 100, "r1");
+  UniqueFd lock;
+  ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err));
+  lock.Reset();
+  int calls = 0;
+  FlushReport report = FlushSpool(dir.path(), [&](const std::string&, const SpooledPush&,
+                                                  std::string*, bool*) {
+    ++calls;
+    return true;
+  });
+  EXPECT_EQ(calls, 0);
+  EXPECT_FALSE(dir.Exists("spool/r1.json"));
+  ASSERT_EQ(report.lines.size(), 1u);
+  EXPECT_NE(report.lines[0].find("Kuma had confirmed it already"), std::string::npos);
+}
+
 TEST(SpoolTest, DeliveryIsNotedInTheRunRecord) {
   testing::TestDir dir;
   RunRecord record;

@@ -179,8 +179,8 @@ int Hook::EndRun() {
 
   // Exactly one push per run: a second end phase (job-abort after a job-end,
   // or a repeated call) reports what was done instead of pushing again.
-  const std::string spool_entry = JoinPath(SpoolDir(config_.paths.state_dir), worker_.key + ".json");
-  if (record.push.state != PushState::kNone || access(spool_entry.c_str(), F_OK) == 0) {
+  if (record.push.state != PushState::kNone ||
+      SpooledOrSent(config_.paths.state_dir, worker_.key)) {
     if (record.push.state == PushState::kDelivered || record.push.state == PushState::kSpooled) {
       spdlog::info("pbk-agent: {} after {}: this run was already reported to Kuma as {} ({})",
                    phase_name_, record.end_phase.empty() ? "an earlier end phase" : record.end_phase,
@@ -258,13 +258,22 @@ int Hook::EndRun() {
   const char* status = outcome.up ? "up" : "down";
   int exit_code = 0;
   if (delivered) {
-    // The record says "delivered" before the spool entry goes: a crash in
-    // between leaves an entry that flush recognises as sent, instead of
-    // one it would send a second time.
+    // Mark the entry sent at once (a rename), then record the delivery,
+    // then remove the entry: a crash at any point in between leaves
+    // something that says the push was made, never one that flush would
+    // send again.
+    std::string sent;
+    if (spooled && !MarkSent(owed.path, &sent, &err)) {
+      spdlog::warn("pbk-agent: {} (flush would send this push a second time)", err);
+      sent.clear();
+    }
     record.push.state = PushState::kDelivered;
     if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
-    if (spooled && !RemoveFile(owed.path, &err)) {
-      spdlog::warn("pbk-agent: {} (flush would send this push a second time)", err);
+    if (!sent.empty() && !RemoveFile(sent, &err)) spdlog::warn("pbk-agent: {}", err);
+    if (!spooled) {
+      spdlog::warn("pbk-agent: the push could not be spooled before sending ({}); it was "
+                   "delivered all the same",
+                   spool_err);
     }
     spdlog::info("pbk-agent: pushed {} to Uptime Kuma for job {}: {}", status, identity.job_id,
                  outcome.message);

@@ -2,6 +2,7 @@
 
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -79,6 +80,24 @@ bool SpoolPush(const std::string& state_dir, SpooledPush* push, UniqueFd* lock,
   return WriteFileAtomic(push->path, SerializeSpooledPush(*push), options, err);
 }
 
+std::string SentPath(const std::string& entry_path) {
+  return entry_path.substr(0, entry_path.size() - 5) + ".sent";
+}
+
+bool MarkSent(const std::string& path, std::string* sent_path, std::string* err) {
+  *sent_path = SentPath(path);
+  if (rename(path.c_str(), sent_path->c_str()) != 0) {
+    *err = "renaming " + path + ": " + ErrnoText(errno);
+    return false;
+  }
+  return true;
+}
+
+bool SpooledOrSent(const std::string& state_dir, const std::string& run_key) {
+  const std::string entry = JoinPath(SpoolDir(state_dir), run_key + ".json");
+  return access(entry.c_str(), F_OK) == 0 || access(SentPath(entry).c_str(), F_OK) == 0;
+}
+
 std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad) {
   std::vector<SpooledPush> entries;
   const std::string dir = SpoolDir(state_dir);
@@ -115,6 +134,8 @@ std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std
 
 namespace {
 
+}  // namespace
+
 // Whether the run's record says this push was delivered already: a hook
 // killed between Kuma's answer and removing the spool entry leaves that.
 bool AlreadyDelivered(const std::string& state_dir, const SpooledPush& push) {
@@ -140,10 +161,26 @@ void NoteDelivered(const std::string& state_dir, const SpooledPush& push) {
   SaveRunRecord(path, record, &err);
 }
 
-}  // namespace
+// Entries a hook marked as sent and then could not remove (it was killed).
+void RemoveSentEntries(const std::string& state_dir, FlushReport* report) {
+  std::vector<std::string> names;
+  std::string err;
+  if (!ListDir(SpoolDir(state_dir), &names, &err)) return;
+  for (const auto& name : names) {
+    if (StartsWith(name, ".") || !EndsWith(name, ".sent")) continue;
+    const std::string path = JoinPath(SpoolDir(state_dir), name);
+    std::string text;
+    SpooledPush push;
+    if (ReadFile(path, &text, &err) && ParseSpooledPush(text, &push, &err)) {
+      NoteDelivered(state_dir, push);
+    }
+    if (!RemoveFile(path, &err)) report->errors.push_back(err);
+  }
+}
 
 FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_function) {
   FlushReport report;
+  RemoveSentEntries(state_dir, &report);
   std::vector<std::string> bad;
   std::vector<SpooledPush> entries = ListSpool(state_dir, &bad);
   for (auto& line : bad) report.errors.push_back(std::move(line));

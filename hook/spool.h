@@ -38,6 +38,16 @@ bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* e
 // lock is held in *lock until the caller lets go.
 bool SpoolPush(const std::string& state_dir, SpooledPush* push, UniqueFd* lock, std::string* err);
 
+// Right after Kuma confirmed a push, its entry is renamed from <key>.json
+// to <key>.sent: one system call, so a hook killed just after the answer
+// almost never leaves an entry that flush would send a second time. Flush
+// removes .sent entries (noting the delivery in the run record).
+bool MarkSent(const std::string& path, std::string* sent_path, std::string* err);
+std::string SentPath(const std::string& entry_path);
+
+// Whether a push for run RUN_KEY is spooled or was just sent.
+bool SpooledOrSent(const std::string& state_dir, const std::string& run_key);
+
 // Entries oldest first; unreadable files are named in *bad, never removed.
 std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad);
 

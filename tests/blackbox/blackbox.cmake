@@ -8,7 +8,8 @@
 add_library(pbk_test_process STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/support/process.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_kuma.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_pve.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_pve.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/support/suite_log.cpp)
 target_include_directories(pbk_test_process PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(pbk_test_process PRIVATE
   PBK_FAKE_KUMA_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_kuma.py"
@@ -18,7 +19,8 @@ target_link_libraries(pbk_test_process PUBLIC nlohmann_json::nlohmann_json PRIVA
 
 add_executable(pbk_blackbox_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_blackbox_test.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_blackbox_test.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/fault_test.cpp)
 target_compile_definitions(pbk_blackbox_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   PBK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
@@ -27,4 +29,5 @@ target_link_libraries(pbk_blackbox_tests PRIVATE pbk_test_process pbk_test_suppo
 # The tests run the programs, not code linked in: make sure they are built.
 add_dependencies(pbk_blackbox_tests pbk-agent pbk-http pbk-vzdump-sim)
 gtest_discover_tests(pbk_blackbox_tests TEST_PREFIX "blackbox." DISCOVERY_TIMEOUT 30
-  PROPERTIES TIMEOUT 120)
+  PROPERTIES TIMEOUT 300 FIXTURES_REQUIRED suite_outputs
+  ENVIRONMENT "PBK_TEST_OUTPUT_DIR=${PBK_TEST_OUTPUT_DIR}")

@@ -24,6 +24,7 @@
 #include "fake_kuma.h"
 #include "fake_pve.h"
 #include "process.h"
+#include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
 
@@ -270,6 +271,7 @@ class PveBlackboxTest : public ::testing::Test {
 
     api_secret_ = RandomSecret(24);
     secrets_.insert(api_secret_);
+    RegisterSecret(api_secret_);
     json tokens = {{kTokenId, {{"secret", api_secret_}, {"privs", {"Sys.Audit"}}}}};
     tokens_path_ = dir_.Write("tokens.json", tokens.dump(2) + "\n");
     secret_file_ = dir_.Write("pve-token", api_secret_ + "\n");  // mode 0600
@@ -318,6 +320,7 @@ class PveBlackboxTest : public ::testing::Test {
     for (const auto& [id, token] : c.jobs) {
       jobs[id] = {{"push_token", token}};
       secrets_.insert(token);
+      RegisterSecret(token);
     }
     json config = {{"node", "pve1"},
                    {"kuma",
@@ -657,6 +660,7 @@ TEST_P(GuardRestDownTest, ReadsThroughPveshAndStillFixesEveryJob) {
   } else if (label == "WrongSecret") {
     const std::string wrong = RandomSecret(24);
     secrets_.insert(wrong);
+    RegisterSecret(wrong);
     dir_.Write("pve-token", wrong + "\n");
   } else {
     pve_->Stop();

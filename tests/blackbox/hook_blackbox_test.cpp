@@ -24,6 +24,7 @@
 
 #include "fake_kuma.h"
 #include "process.h"
+#include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
 
@@ -229,6 +230,7 @@ class HookBlackboxTest : public ::testing::Test {
     for (const auto& [id, token] : options.jobs) {
       jobs[id] = {{"push_token", token}};
       secrets_.insert(token);
+      RegisterSecret(token);
     }
     json config = {
         {"node", "pve1"},

@@ -1,5 +1,7 @@
 #include "process.h"
 
+#include "suite_log.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -229,6 +231,8 @@ RunResult Run(const std::vector<std::string>& argv, const std::map<std::string, 
   }
   result.wall_ms = MsSince(start);
   DecodeStatus(status, &result.exit_code, &result.signal);
+  RecordSuiteOutput(result.out);
+  RecordSuiteOutput(result.err);
   return result;
 }
 

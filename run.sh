@@ -4,6 +4,7 @@
 #   ./run.sh demo    the local demonstration (emulated PVE and Kuma on 127.0.0.1)
 #   ./run.sh test    the whole test suite, as CI runs it
 #   ./run.sh bench   the benchmarks (Release build), printed and saved as CSV
+#   ./run.sh package the Debian package (build-deb/pbk-agent_<version>_amd64.deb)
 #   ./run.sh build   just the build
 # Run it as root (or with sudo available) when packages are missing.
 set -euo pipefail
@@ -66,12 +67,20 @@ case "${1:-}" in
     echo
     /usr/bin/python3 tests/bench/guard_bench.py "$BUILD_DIR/bin" --csv bench-results/guard.csv
     ;;
+  package)
+    install_missing dpkg-dev
+    cmake -S . -B build-deb -G Ninja -DCMAKE_BUILD_TYPE=Release -DPBK_BUILD_TESTS=OFF \
+      -DPBK_WERROR=ON >/dev/null
+    cmake --build build-deb
+    (cd build-deb && cpack -G DEB >/dev/null)
+    ls build-deb/pbk-agent_*_amd64.deb
+    ;;
   build)
     install_missing
     build
     ;;
   *)
-    echo "usage: $0 demo|test|bench|build" >&2
+    echo "usage: $0 demo|test|bench|package|build" >&2
     exit 2
     ;;
 esac

@@ -44,7 +44,16 @@ elapsed() {
 # The last lines of LOG, indented, for an error message.
 log_tail() { tail -n "${2:-25}" "$1" 2>/dev/null | sed 's/^/    /'; }
 
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+# What npm said that matters (its error code and reason), indented; its
+# last lines when nothing matches.
+npm_reason() {
+  local lines
+  lines=$(printf '%s\n' "$1" | grep -E '^npm (error|ERR!) (code |[A-Za-z]*Error|network|404)' | head -n 6 || true)
+  [ -n "$lines" ] || lines=$(printf '%s\n' "$1" | tail -n 8)
+  printf '%s\n' "$lines" | sed 's/^/    /'
+}
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 command=$1
 cache=${2:-${PBK_KUMA_CACHE:-$DEFAULT_CACHE}}
 [ -n "$cache" ] || die "the cache folder is empty"
@@ -147,7 +156,7 @@ if [ "$redo_from" = npm ]; then
   if ! found=$(cd "$cache" && "$npm" view "uptime-kuma@$KUMA_VERSION" version \
     --fetch-timeout=30000 --fetch-retries=1 --no-update-notifier 2>&1); then
     die "cannot reach $registry (npm view uptime-kuma@$KUMA_VERSION failed after $(elapsed "$step_start")):
-$(printf '%s\n' "$found" | tail -n 8 | sed 's/^/    /')"
+$(npm_reason "$found")"
   fi
   [ "$(printf '%s\n' "$found" | tail -n 1)" = "$KUMA_VERSION" ] ||
     die "$registry has no uptime-kuma@$KUMA_VERSION (npm said: $found)"

@@ -14,9 +14,9 @@ BUILD_DIR=${PBK_BUILD_DIR:-build}
 
 # Debian 12 packages the build, the tests and the demo need.
 PACKAGES=(
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ make pkg-config
   libcpprest-dev libssl-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev
-  python3 openssl systemd curl
+  python3 openssl systemd curl util-linux
 )
 
 # What only the benchmarks need: the baselines they compare against.
@@ -41,6 +41,17 @@ install_missing() {
     "${missing[@]}" >/dev/null
 }
 
+# The end-to-end tests run the real Uptime Kuma, which needs node, npm and
+# node's headers (to build its SQLite binding). A node that is already there
+# (Debian's or another vendor's) is used as it is.
+install_node_if_missing() {
+  if command -v node >/dev/null && command -v npm >/dev/null &&
+     [ -e /usr/include/node/node_api.h ]; then
+    return 0
+  fi
+  install_missing nodejs npm libnode-dev
+}
+
 build() {
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBK_WERROR=ON >/dev/null
   cmake --build "$BUILD_DIR"
@@ -54,6 +65,7 @@ case "${1:-}" in
     ;;
   test)
     install_missing
+    install_node_if_missing
     build
     exec ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
     ;;

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "process.h"
+#include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
 
@@ -165,6 +166,7 @@ std::string RandomToken(size_t length) {
   std::uniform_int_distribution<size_t> pick(0, sizeof kAlphabet - 2);
   std::string token;
   for (size_t i = 0; i < length; ++i) token += kAlphabet[pick(device)];
+  RegisterSecret(token);
   return token;
 }
 

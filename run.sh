@@ -20,7 +20,7 @@ PACKAGES=(
 )
 
 # What only the benchmarks need: the baselines they compare against.
-BENCH_PACKAGES=(time python3-proxmoxer python3-requests)
+BENCH_PACKAGES=(time strace python3-proxmoxer python3-requests)
 
 install_missing() {
   local missing=()

@@ -10,7 +10,7 @@ with N backup jobs and measures, in one run, interleaved:
 and, for k drifted jobs out of N, how many pvesh calls the guard makes.
 Prints a table (median and p10..p90) and writes a CSV.
 
-usage: guard_bench.py BIN_DIR [--runs N] [--sizes 10,100,1000] [--csv FILE]
+usage: guard_bench.py BIN_DIR [--runs N] [--sizes 10,100,1000,10000] [--csv FILE]
 """
 import argparse
 import json
@@ -87,7 +87,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("bin_dir")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--sizes", default="10,100,1000,10000")
     parser.add_argument("--csv", default="guard-bench.csv")
     args = parser.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
@@ -139,6 +139,7 @@ def main():
         baseline = ["/usr/bin/python3", baseline_script, "127.0.0.1", str(port),
                     os.path.join(certs, "ca.pem"), SECRET, HOOK]
 
+        medians = {}
         for size in [int(s) for s in args.sizes.split(",")]:
             write_jobs(root, size)
             ours, theirs = [], []
@@ -165,11 +166,21 @@ def main():
                     "https://127.0.0.1:%d/api2/json/cluster/backup" % port]
             server_ms = statistics.median(timed(curl)[0] for _ in range(5))
             o, t = summary(ours), summary(theirs)
+            medians[size] = (o[0], t[0], server_ms)
             rows.append(["guard, nothing to change, %d jobs (REST)" % size, "%.1f" % o[0],
                          "%.1f..%.1f" % o[1:], "proxmoxer script", "%.1f" % t[0],
                          "%.1f..%.1f" % t[1:], "%.2f" % (o[0] / t[0]), ours_rss, theirs_rss,
                          "%g GET, %g pvesh; curl alone %.1f ms" % (guard_requests, pvesh_calls,
                                                                    server_ms)])
+
+        # How the cost grows: milliseconds per 1000 jobs between sizes, for
+        # the guard, the baseline, and the emulated API alone.
+        sizes = sorted(medians)
+        for low, high in zip(sizes, sizes[1:]):
+            per = [(medians[high][i] - medians[low][i]) * 1000.0 / (high - low) for i in range(3)]
+            rows.append(["growth %d -> %d jobs, ms per 1000 jobs" % (low, high), "%.1f" % per[0],
+                         "-", "proxmoxer script", "%.1f" % per[1], "-", "-", "-", "-",
+                         "emulated API alone: %.1f" % per[2]])
 
         # k drifted jobs (and legacy ones, whose ids move after each change).
         for size, drifted, legacy in ((100, 5, 0), (100, 3, 2)):

@@ -5,8 +5,11 @@ Starts the emulated Kuma on 127.0.0.1 (HTTPS, certificates made here) and
 measures, in one run, with the runs of the compared programs interleaved so
 they share the machine's noise:
   - job-end through the real wrapper (process start to Kuma's answer) vs a
-    bash hook doing the same push with `curl --cacert`: wall time, peak RSS;
-  - one guest-phase call through the wrapper vs /bin/true run the same way.
+    bash hook doing the same push with `curl --cacert`: wall time, peak RSS,
+    threads started;
+  - one guest-phase call through the wrapper vs /bin/true run the same way;
+  - a 50-guest job through the whole phase sequence (pbk-vzdump-sim): the
+    time all hook calls took, vs the same job with /bin/true as the hook.
 Prints a table (median and p10..p90 of the repeated runs) and writes a CSV.
 
 usage: hook_bench.py BIN_DIR [--runs N] [--csv FILE]
@@ -45,6 +48,37 @@ def start_kuma(work, certs):
 
 
 
+
+
+def threads_started(argv, env):
+    """Threads the program (and what it execs) starts, counted with strace."""
+    trace = tempfile.mktemp(prefix="pbk-strace.")
+    subprocess.run(["/usr/bin/strace", "-f", "-qq", "-e", "trace=clone,clone3", "-o", trace]
+                   + argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    with open(trace) as f:
+        count = sum(1 for line in f if "CLONE_THREAD" in line and "resumed" not in line)
+    os.remove(trace)
+    return count
+
+
+def sim_hook_ms(bin_dir, hook, scenario, work, runs):
+    """Total ms of all hook calls of one simulated job, per run."""
+    scenario_path = os.path.join(work, "scenario-50.json")
+    with open(scenario_path, "w") as f:
+        json.dump(scenario, f)
+    totals = []
+    for i in range(runs):
+        summary_path = os.path.join(work, "summary-50-%d.json" % i)
+        subprocess.run([os.path.join(bin_dir, "pbk-vzdump-sim"), "--hook", hook, "--scenario",
+                        scenario_path, "--summary", summary_path, "--scheduler-dir",
+                        os.path.join(work, "jobs")], stdout=subprocess.DEVNULL, check=True)
+        with open(summary_path) as f:
+            calls = json.load(f)["calls"]
+        if any(call["exit"] != 0 for call in calls):
+            raise SystemExit("a hook call of the 50-guest job failed")
+        totals.append(sum(call["exit_ms"] for call in calls))
+    return totals, len(calls)
 
 
 def main():
@@ -108,6 +142,7 @@ def main():
                 subprocess.run([wrapper] + argv, env=guest_env, check=True,
                                stdout=subprocess.DEVNULL)
 
+        os.makedirs(os.path.join(work, "jobs"), exist_ok=True)
         results = {name: [] for name in ("job-end", "curl", "guest", "true", "sh-true")}
         for _ in range(args.runs):
             prepare_run()
@@ -138,9 +173,28 @@ def main():
             "true": peak_rss(["/bin/true"], guest_env),
             "sh-true": peak_rss([true_wrapper, "log-end", "snapshot", "100"], guest_env),
         }
+        shutil.rmtree(state, ignore_errors=True)
+        prepare_run()
+        shutil.rmtree(os.path.join(state, "runs"))
+        threads = {
+            "job-end": threads_started(["/bin/sh", "-c", run], guest_env),
+            "curl": threads_started([curl_hook, "job-end"], job_env),
+            "guest": threads_started([wrapper, "log-end", "snapshot", "100"], guest_env),
+            "true": 0, "sh-true": 0,
+        }
+
+        # A 50-guest snapshot job through every phase, as vzdump runs it.
+        guests = [{"vmid": 100 + i, "type": "qemu", "name": "vm%02d" % i, "run": "snapshot"}
+                  for i in range(50)]
+        scenario = {"storage": "pbs1", "job_id": JOB, "guests": guests}
+        sim_runs = max(3, args.runs // 8)
+        ours_50, calls_50 = sim_hook_ms(bin_dir, wrapper, scenario, work, sim_runs)
+        floor_50, _ = sim_hook_ms(bin_dir, true_wrapper, scenario, work, sim_runs)
+
         pushes = sum(1 for line in open(os.path.join(work, "kuma.log"))
                      if json.loads(line).get("event") == "request")
-        expected = 2 * args.runs + 2
+        # timed rounds, the two memory runs, the two thread counts, the 50-guest jobs
+        expected = 2 * args.runs + 2 + 2 + sim_runs
         if pushes != expected:
             raise SystemExit("Kuma received %d pushes, expected %d" % (pushes, expected))
     finally:
@@ -156,15 +210,21 @@ def main():
         rows.append([what, "%.2f" % ours_wall[0], "%.2f..%.2f" % ours_wall[1:], label,
                      "%.2f" % base_wall[0], "%.2f..%.2f" % base_wall[1:],
                      "%.2f" % (ours_wall[0] / base_wall[0]), "%d" % ours_rss, "%d" % base_rss,
-                     "%+.2f" % (ours_wall[0] - base_wall[0])])
+                     "%d / %d" % (threads[ours], threads[baseline]),
+                     "%+.2f ms" % (ours_wall[0] - base_wall[0])])
 
     row("hook job-end (push answered)", "job-end", "curl", "bash+curl --cacert")
     row("hook guest phase", "guest", "true", "/bin/true")
     row("hook guest phase", "guest", "sh-true", "sh exec /bin/true")
+    o, f = summary(ours_50), summary(floor_50)
+    rows.append(["50-guest job, all %d hook calls" % calls_50, "%.1f" % o[0], "%.1f..%.1f" % o[1:],
+                 "/bin/true as the hook", "%.1f" % f[0], "%.1f..%.1f" % f[1:],
+                 "%.2f" % (o[0] / f[0]), "-", "-", "-",
+                 "%+.1f ms in all, %.2f ms a call" % (o[0] - f[0], (o[0] - f[0]) / calls_50)])
 
     header = ["measure", "ours ms (median)", "ours p10..p90", "baseline", "baseline ms (median)",
               "baseline p10..p90", "ratio", "ours peak RSS KiB", "baseline peak RSS KiB",
-              "difference ms"]
+              "threads ours / baseline", "difference"]
     report(header, rows, args.csv, args.runs)
     shutil.rmtree(work, ignore_errors=True)
 

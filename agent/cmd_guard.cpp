@@ -111,10 +111,24 @@ int CmdGuard(const Invocation& invocation) {
       spdlog::warn("{}", note);
     }
   }
+  std::map<std::string, std::string> replaced;
   for (const auto& change : result.changes) {
     spdlog::info("job {}: script set to {} (was {}){}", change.job_id, options.hook_script,
                  change.old_script.empty() ? "none" : Quote(change.old_script),
                  change.legacy ? " (a legacy vzdump.cron job)" : "");
+    const auto& chain = config.hook.chain;
+    if (!change.old_script.empty() &&
+        std::find(chain.begin(), chain.end(), change.old_script) == chain.end()) {
+      replaced[change.job_id] = change.old_script;
+      spdlog::warn("job {}: its own hook {} no longer runs; to keep it running, add it to "
+                   "\"hook\": {{\"chain\": [\"{}\"]}} in {}",
+                   change.job_id, change.old_script, change.old_script, config.path);
+    }
+  }
+  if (!replaced.empty() && !dry_run) {
+    if (!RememberReplacedScripts(config.paths.state_dir, replaced, &err)) {
+      result.errors.push_back(err);
+    }
   }
   for (const auto& job : result.jobs) {
     if (!job.excluded && !job.carries_hook) {

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include "chain.h"
 #include "commands.h"
 #include "hook.h"
 #include "log.h"
@@ -7,6 +8,9 @@
 namespace pbk {
 
 int CmdHook(const Invocation& invocation) {
+  // The environment exactly as vzdump gave it, for the chained hooks.
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
   InitLogging(LogStyle::kTaskLog, invocation.debug);
   Config config;
   std::vector<std::string> errors;
@@ -23,6 +27,9 @@ int CmdHook(const Invocation& invocation) {
   context.env = HookEnvironment::FromProcess();
   context.parent_pid = getppid();
   context.send = MakeKumaSender(config.kuma);
+  context.run_chain = [&](const std::vector<std::string>& args) {
+    return RunChain(config.hook.chain, args, environment);
+  };
   return RunHook(context);
 }
 

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "fs.h"
+#include "guard.h"
 #include "kuma_client.h"
 #include "log.h"
 #include "process.h"
@@ -266,6 +267,19 @@ int CmdVerify(const Invocation& invocation) {
                    "a push token is configured for job " + id + ", which does not exist",
                    "remove it from " + config.path + " or correct the job id");
       }
+    }
+  }
+
+  // Hooks the guard replaced, and whether they still run through the chain.
+  for (const auto& [id, script] : ReplacedScripts(config.paths.state_dir)) {
+    const auto& chain = config.hook.chain;
+    if (std::find(chain.begin(), chain.end(), script) != chain.end()) {
+      report.Add("old hook of " + id, Status::kOk, script + " still runs, through hook.chain");
+    } else {
+      report.Add("old hook of " + id, Status::kWarn,
+                 "the job ran " + script + " before the guard set this hook; it no longer runs",
+                 "add it to \"hook\": {\"chain\": [\"" + script + "\"]} in " + config.path +
+                     " (or drop it if it is not needed)");
     }
   }
 

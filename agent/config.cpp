@@ -298,6 +298,7 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
     reader.String("ca_file", &result.kuma.ca_file);
     reader.String("server_name", &result.kuma.server_name);
     reader.Int("timeout_seconds", &result.kuma.timeout_seconds, 1, 300);
+    reader.Int("grace_minutes", &result.kuma.grace_minutes, 0, 7 * 24 * 60);
     reader.Finish();
     if (!kuma->contains("url")) {
       problems.Add("kuma.url", "", "is required (Kuma's address, as in \"https://192.0.2.10:3001\")");
@@ -402,6 +403,23 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
     reader.Finish();
   }
 
+  if (const json* hook = top.Object("hook")) {
+    ObjectReader reader(*hook, "hook", &problems);
+    if (const json* chain = reader.Get("chain", json::value_t::array, "a list of script paths")) {
+      for (const auto& script : *chain) {
+        if (!script.is_string()) {
+          problems.Add("hook.chain", "chain", "must hold script paths (strings), not " +
+                                                  TypeName(script));
+          break;
+        }
+        const std::string path = script.get<std::string>();
+        CheckAbsolute(&problems, "hook.chain", "chain", path);
+        result.hook.chain.push_back(path);
+      }
+    }
+    reader.Finish();
+  }
+
   if (const json* paths = top.Object("paths")) {
     ObjectReader reader(*paths, "paths", &problems);
     struct Entry {
@@ -419,6 +437,13 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
       }
     }
     reader.Finish();
+  }
+
+  for (const auto& script : result.hook.chain) {
+    if (script == result.paths.hook_script) {
+      problems.Add("hook.chain", "chain",
+                   "holds this hook itself (" + script + "): it would call itself forever");
+    }
   }
 
   top.Finish();

@@ -27,6 +27,9 @@ struct KumaConfig {
   std::string ca_file;      // empty: the system's CA store
   std::string server_name;  // empty: the certificate must carry the IP
   int timeout_seconds = 10;
+  // Added to a job's longest gap and longest run for the recommended
+  // heartbeat interval of its monitor.
+  int grace_minutes = 60;
 };
 
 struct JobConfig {
@@ -47,6 +50,12 @@ struct GuardConfig {
   std::vector<std::string> exclude;  // job ids the guard leaves alone
 };
 
+struct HookConfig {
+  // Other hook scripts, run by ours in every phase with vzdump's arguments
+  // and environment (the admin's own hooks the guard replaced).
+  std::vector<std::string> chain;
+};
+
 struct PathsConfig {
   std::string hook_script = "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh";
   std::string state_dir = "/var/lib/pbk-agent";
@@ -64,6 +73,7 @@ struct Config {
   PveConfig pve;
   PathsConfig paths;
   GuardConfig guard;
+  HookConfig hook;
 
   // Every secret value the configuration holds, so output can be scrubbed.
   std::vector<std::string> Secrets() const;

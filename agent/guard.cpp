@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
+
+#include "fs.h"
 
 namespace pbk {
 
@@ -24,6 +27,31 @@ bool Drifts(const GuardOptions& options, const BackupJob& job) {
 }
 
 }  // namespace
+
+bool RememberReplacedScripts(const std::string& state_dir,
+                             const std::map<std::string, std::string>& replaced,
+                             std::string* err) {
+  std::map<std::string, std::string> all = ReplacedScripts(state_dir);
+  for (const auto& [id, script] : replaced) all[id] = script;
+  return WriteFileAtomic(JoinPath(state_dir, kReplacedScriptsFile),
+                         nlohmann::json(all).dump(1) + "\n", err);
+}
+
+std::map<std::string, std::string> ReplacedScripts(const std::string& state_dir) {
+  std::string text, err;
+  bool exists = false;
+  std::map<std::string, std::string> out;
+  if (!ReadFileIfExists(JoinPath(state_dir, kReplacedScriptsFile), &text, &exists, &err) ||
+      !exists) {
+    return out;
+  }
+  auto document = nlohmann::json::parse(text, nullptr, false);
+  if (!document.is_object()) return out;
+  for (const auto& [id, script] : document.items()) {
+    if (script.is_string()) out[id] = script.get<std::string>();
+  }
+  return out;
+}
 
 GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>& readers,
                      JobWriter* writer) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "chain.h"
 #include "job_identity.h"
 #include "log.h"
 #include "outcome.h"
@@ -69,6 +70,7 @@ class Hook {
   int Run();
 
  private:
+  int RunOwn(Phase phase);
   int RecordPhase(Phase phase);
   int EndRun();
   int ManualPush();
@@ -85,6 +87,28 @@ int Hook::Run() {
   const Phase phase = Classify(phase_name_);
   const bool ends_run = phase == Phase::kJobEnd || phase == Phase::kJobAbort;
   if (ends_run && context_.args.size() > 1) return ManualPush();
+  // Our own part first: the record, or at the end of a run the push, is
+  // done whatever the chained hooks then do.
+  const int own = RunOwn(phase);
+  if (config_.hook.chain.empty() || !context_.run_chain) return own;
+  ChainOutcome chain = context_.run_chain(context_.args);
+  for (const auto& error : chain.errors) {
+    spdlog::error("pbk-agent hook {}: {}; skipped", phase_name_, error);
+  }
+  if (chain.exit_code != 0) {
+    spdlog::info("pbk-agent hook {}: chained hook {} exited with code {}", phase_name_,
+                 chain.failed_script, chain.exit_code);
+  }
+  if (own != 0) return own;
+  // A chained hook may fail a guest on purpose, as it could without us.
+  if (chain.exit_code != 0) return chain.exit_code;
+  // A chained hook that could not run is no reason to fail a backup; at the
+  // end of the run the task shows it.
+  return ends_run && !chain.errors.empty() ? 1 : 0;
+}
+
+int Hook::RunOwn(Phase phase) {
+  const bool ends_run = phase == Phase::kJobEnd || phase == Phase::kJobAbort;
   if (phase == Phase::kUnknown) {
     spdlog::warn("pbk-agent hook: unknown phase {}; ignored", Quote(phase_name_));
     return 0;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "chain.h"
 #include "config.h"
 #include "kuma_client.h"
 
@@ -45,6 +46,8 @@ struct HookContext {
   HookEnvironment env;
   pid_t parent_pid = 0;
   PushSender send;
+  // Runs the chained hooks (config hook.chain) with these arguments.
+  std::function<ChainOutcome(const std::vector<std::string>& args)> run_chain;
   std::function<int64_t()> now_ms;  // the clock, replaceable in tests
 };
 

@@ -169,7 +169,17 @@ struct ConfigOptions {
   int timeout_seconds = 3;
   std::map<std::string, std::string> jobs = {{kJobId, kToken}};
   mode_t mode = 0600;
+  std::vector<std::string> chain;  // hook.chain
 };
+
+ConfigOptions Options(const std::string& server_name, int timeout_seconds,
+                      std::map<std::string, std::string> jobs = {{kJobId, kToken}}) {
+  ConfigOptions options;
+  options.server_name = server_name;
+  options.timeout_seconds = timeout_seconds;
+  options.jobs = std::move(jobs);
+  return options;
+}
 
 class HookBlackboxTest : public ::testing::Test {
  protected:
@@ -238,6 +248,7 @@ class HookBlackboxTest : public ::testing::Test {
         {"jobs", jobs},
         {"paths",
          {{"state_dir", state_dir_}, {"scheduler_dir", dir_.Path("jobs")}, {"proc", "/proc"}}}};
+    if (!options.chain.empty()) config["hook"] = {{"chain", options.chain}};
     dir_.Write("config.json", config.dump(2) + "\n");
     ASSERT_EQ(chmod(config_path_.c_str(), options.mode), 0);
   }
@@ -537,7 +548,7 @@ TEST_F(HookBlackboxTest, FailedJobStartIsPushedDown) {
 
 TEST_F(HookBlackboxTest, RunNowIsAttributedToTheOnlyFittingCachedJob) {
   ASSERT_NO_FATAL_FAILURE(StartKuma());
-  ASSERT_NO_FATAL_FAILURE(WriteConfig({"", 3, {{kJobId, kToken}, {kOtherJobId, kOtherToken}}}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(Options("", 3, {{kJobId, kToken}, {kOtherJobId, kOtherToken}})));
   // Only the first job writes to pbs1 on this node and may hold guests 100 and 101.
   WriteJobCache({PveJob(kJobId, "pbs1"), PveJob(kOtherJobId, "local"),
                  PveJob("backup-0b9e4c11-7d3a", "pbs1", {{"node", "pve2"}}),
@@ -556,7 +567,7 @@ TEST_F(HookBlackboxTest, RunNowIsAttributedToTheOnlyFittingCachedJob) {
 
 TEST_F(HookBlackboxTest, RunNowWithTwoFittingJobsFailsJobEndAndPushesNothing) {
   ASSERT_NO_FATAL_FAILURE(StartKuma());
-  ASSERT_NO_FATAL_FAILURE(WriteConfig({"", 3, {{kJobId, kToken}, {kOtherJobId, kOtherToken}}}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(Options("", 3, {{kJobId, kToken}, {kOtherJobId, kOtherToken}})));
   WriteJobCache({PveJob(kJobId, "pbs1"), PveJob(kOtherJobId, "pbs1")});
   SimRun run = RunSim(TwoGuests("snapshot", /*job_id=*/""));
 
@@ -680,7 +691,7 @@ class CertificateRefusedTest : public HookBlackboxTest,
 TEST_P(CertificateRefusedTest, NothingIsSentAndThePushIsSpooled) {
   const CertCase& c = GetParam();
   ASSERT_NO_FATAL_FAILURE(StartKuma(c.cert));
-  ASSERT_NO_FATAL_FAILURE(WriteConfig({c.server_name, 3}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(Options(c.server_name, 3)));
   SimRun run = RunSim(TwoGuests());
 
   EXPECT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
@@ -721,7 +732,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(HookBlackboxTest, NameModeSendsTheServerNameAsSniAndHost) {
   ASSERT_NO_FATAL_FAILURE(StartKuma("name"));
-  ASSERT_NO_FATAL_FAILURE(WriteConfig({"kuma.test", 3}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(Options("kuma.test", 3)));
   SimRun run = RunSim(TwoGuests());
 
   EXPECT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
@@ -739,7 +750,7 @@ class HangingKumaTest : public HookBlackboxTest,
 
 TEST_P(HangingKumaTest, JobEndKeepsItsDeadlineAndGuestPhasesStayFast) {
   ASSERT_NO_FATAL_FAILURE(StartKuma("ip", GetParam()));
-  ASSERT_NO_FATAL_FAILURE(WriteConfig({"", 2}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(Options("", 2)));
   SimRun first = RunSim(TwoGuests());
 
   json end = first.Call("job-end");
@@ -928,6 +939,85 @@ TEST_F(HookBlackboxTest, ConfigReadableByOthersIsRefusedOnlyAtJobEnd) {
   EXPECT_TRUE(Contains(line, "chmod 600")) << run.Log();
   EXPECT_TRUE(Contains(line, config_path_)) << line;
   EXPECT_TRUE(kuma_->Requests().empty()) << json(kuma_->Requests()).dump(1);
+}
+
+}  // namespace
+}  // namespace pbk::testing
+
+namespace pbk::testing {
+namespace {
+
+// --- existing hooks kept running through hook.chain ------------------------
+
+// An admin's own hook: logs every call, and fails backup-start of guest 101.
+std::string AdminHook(const TestDir& dir) {
+  const std::string path = dir.Write(
+      "admin-hook.sh",
+      "#!/bin/sh\n"
+      "echo \"$*\" >>" + dir.Path("admin-hook.log") + "\n"
+      "echo \"admin hook: $1 ${3:-}\"\n"
+      "if [ \"$1\" = backup-start ] && [ \"$3\" = 101 ]; then\n"
+      "  echo \"admin hook: refusing to back up 101\" >&2\n"
+      "  exit 5\n"
+      "fi\n");
+  chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST_F(HookBlackboxTest, AChainedHookFailingAGuestFailsItAsVzdumpWouldAndThePushSaysSo) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ConfigOptions options;
+  options.chain = {AdminHook(dir_)};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(options));
+  SimRun run = RunSim(TwoGuests());
+
+  // vzdump failed guest 101 because of the chained hook's exit code ...
+  EXPECT_EQ(At(At(run.summary, "guests"), "101"), "failed") << run.Log();
+  EXPECT_EQ(At(At(run.summary, "guests"), "100"), "ok") << run.Log();
+  json start_101;
+  for (const auto& call : run.Calls("backup-start")) {
+    if (At(call, "args")[2] == "101") start_101 = call;
+  }
+  EXPECT_EQ(At(start_101, "exit"), 5) << start_101.dump();
+  // ... its output is in the task log ...
+  bool said = false;
+  for (const auto& call : At(run.summary, "calls")) {
+    for (const auto& line : At(call, "stdout")) {
+      said = said || line == "admin hook: refusing to back up 101";
+    }
+  }
+  EXPECT_TRUE(said) << run.Log();
+  EXPECT_EQ(Str(start_101, "phase"), "backup-start");
+  // ... it saw every phase, with vzdump's arguments ...
+  const std::string log = ReadText(dir_.Path("admin-hook.log"));
+  EXPECT_TRUE(Contains(log, "job-init\njob-start\nbackup-start snapshot 100\n")) << log;
+  EXPECT_TRUE(Contains(log, "backup-abort snapshot 101\nlog-end snapshot 101\njob-end\n")) << log;
+  // ... and our push reflects the run.
+  json request = OnlyRequest();
+  ExpectPush(request, kToken, "down");
+  EXPECT_TRUE(Contains(Msg(request), "failed: 101 db01")) << Msg(request);
+}
+
+TEST_F(HookBlackboxTest, AMissingChainedHookIsAClearErrorAndThePushStillHappens) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ConfigOptions options;
+  options.chain = {dir_.Path("gone.sh")};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(options));
+  SimRun run = RunSim(TwoGuests());
+
+  // The backups went on ...
+  EXPECT_EQ(At(At(run.summary, "guests"), "100"), "ok") << run.Log();
+  EXPECT_EQ(At(At(run.summary, "guests"), "101"), "ok") << run.Log();
+  ExpectGuestPhasesExitZero(run);
+  // ... every phase said what is wrong ...
+  EXPECT_EQ(run.Line("backup-start", "ERROR: "),
+            "ERROR: pbk-agent hook backup-start: chained hook " + dir_.Path("gone.sh") +
+                " does not exist; skipped")
+      << run.Log();
+  // ... the push was made, and the end of the job shows the problem.
+  json request = OnlyRequest();
+  ExpectPush(request, kToken, "up");
+  EXPECT_EQ(At(run.Call("job-end"), "exit"), 1) << run.Log();
 }
 
 }  // namespace

@@ -193,6 +193,24 @@ TEST(ConfigTest, KeysThatAreNotUniqueInTheTextGetNoPosition) {
   EXPECT_EQ(errors[1], "config.json:1:30: pve.x: unknown key");
 }
 
+TEST(ConfigTest, ChainedHooksAndGrace) {
+  Config config;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(ParseConfig(R"({"kuma": {"url": "https://10.0.0.1", "grace_minutes": 30},
+    "hook": {"chain": ["/root/mount-usb.sh", "/usr/local/bin/notify"]}})",
+                          "c", &config, &errors))
+      << errors.front();
+  EXPECT_EQ(config.kuma.grace_minutes, 30);
+  EXPECT_EQ(config.hook.chain,
+            (std::vector<std::string>{"/root/mount-usb.sh", "/usr/local/bin/notify"}));
+  EXPECT_EQ(OneError(R"({"kuma": {"url": "https://10.0.0.1"}, "hook": {"chain": ["x.sh"]}})"),
+            "config.json:1:48: hook.chain: must be an absolute path, not \"x.sh\"");
+  EXPECT_EQ(OneError(R"({"kuma": {"url": "https://10.0.0.1"},
+    "hook": {"chain": ["/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh"]}})"),
+            "config.json:2:14: hook.chain: holds this hook itself "
+            "(/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh): it would call itself forever");
+}
+
 TEST(ConfigTest, SecretFilesMustBePrivate) {
   testing::TestDir dir;
   const std::string path = dir.Write("config.json",

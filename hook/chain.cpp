@@ -1,0 +1,135 @@
+#include "chain.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+#include "fs.h"
+
+namespace pbk {
+namespace {
+
+// How long output is still read after a script exited: a child it left
+// behind may hold the pipe open for ever.
+constexpr auto kDrainAfterExit = std::chrono::seconds(1);
+
+void Forward(const char* data, size_t size) {
+  std::fwrite(data, 1, size, stdout);
+  std::fflush(stdout);
+}
+
+// Runs one script; returns its exit code (128 + signal when killed).
+int RunOne(const std::string& script, const std::vector<std::string>& args,
+           const std::vector<std::string>& env, std::string* error) {
+  struct stat st {};
+  if (stat(script.c_str(), &st) != 0) {
+    *error = "chained hook " + script + " does not exist";
+    return 0;
+  }
+  if (!S_ISREG(st.st_mode) || access(script.c_str(), X_OK) != 0) {
+    *error = "chained hook " + script + " is not an executable file";
+    return 0;
+  }
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    *error = "cannot run chained hook " + script + ": " + ErrnoText(errno);
+    return 0;
+  }
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int signal_number : {SIGPIPE, SIGXFSZ, SIGALRM}) sigaddset(&defaults, signal_number);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<char*> argv = {const_cast<char*>(script.c_str())};
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+
+  pid_t pid = 0;
+  int spawn_error =
+      posix_spawn(&pid, script.c_str(), &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  write_end.Reset();
+  if (spawn_error != 0) {
+    *error = "cannot run chained hook " + script + ": " + ErrnoText(spawn_error);
+    return 0;
+  }
+
+  int status = 0;
+  bool exited = false;
+  auto drain_until = std::chrono::steady_clock::time_point::max();
+  for (;;) {
+    if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      drain_until = std::chrono::steady_clock::now() + kDrainAfterExit;
+    }
+    if (exited && std::chrono::steady_clock::now() >= drain_until) break;
+    pollfd pfd{read_end.get(), POLLIN, 0};
+    int ready = poll(&pfd, 1, exited ? 50 : 100);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready > 0) {
+      char buffer[4096];
+      ssize_t n = read(read_end.get(), buffer, sizeof buffer);
+      if (n > 0) {
+        Forward(buffer, static_cast<size_t>(n));
+      } else if (n == 0) {
+        if (exited) break;
+        // EOF before exit: nothing more to read, just wait for the exit.
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        exited = true;
+        break;
+      }
+    }
+  }
+  if (!exited) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+ChainOutcome RunChain(const std::vector<std::string>& scripts,
+                      const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  ChainOutcome outcome;
+  for (const auto& script : scripts) {
+    std::string error;
+    int code = RunOne(script, args, env, &error);
+    if (!error.empty()) {
+      outcome.errors.push_back(error);
+      continue;
+    }
+    if (code != 0) {
+      outcome.exit_code = code;
+      outcome.failed_script = script;
+      break;
+    }
+  }
+  return outcome;
+}
+
+}  // namespace pbk

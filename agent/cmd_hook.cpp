@@ -1,7 +1,10 @@
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "chain.h"
 #include "commands.h"
+#include "pve_access.h"
 #include "hook.h"
 #include "log.h"
 
@@ -27,6 +30,18 @@ int CmdHook(const Invocation& invocation) {
   context.env = HookEnvironment::FromProcess();
   context.parent_pid = getppid();
   context.send = MakeKumaSender(config.kuma);
+  context.list_guests = [&config](std::vector<Guest>* guests, std::string* err) {
+    // Bounded like a push: the end of a backup job must not wait for PVE.
+    Config bounded = config;
+    bounded.pve.timeout_seconds = std::min(config.pve.timeout_seconds, config.kuma.timeout_seconds);
+    PveAccess pve;
+    if (!OpenPveAccess(bounded, &pve, err)) return false;
+    for (GuestReader* reader : pve.guest_readers) {
+      if (reader->ListGuests(guests, err)) return true;
+    }
+    if (pve.guest_readers.empty()) *err = "neither the PVE API nor pvesh is available";
+    return false;
+  };
   context.run_chain = [&](const std::vector<std::string>& args) {
     return RunChain(config.hook.chain, args, environment);
   };

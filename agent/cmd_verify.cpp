@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "kuma_client.h"
 #include "log.h"
+#include "placement.h"
 #include "process.h"
 #include "pve_access.h"
 #include "run_record.h"
@@ -238,25 +239,50 @@ int CmdVerify(const Invocation& invocation) {
                std::to_string(jobs.size()) + " job(s) read through " + source + ", " +
                    std::to_string(with_hook) + " run the hook");
 
-    // Monitors: every job that can run here needs one; every token a job.
+    // Monitors: every job that runs here needs one; every token a job.
+    // Whether a job runs here depends on where its guests are now.
+    std::vector<Guest> guests;
+    bool placed = false;
+    for (GuestReader* reader : pve.guest_readers) {
+      if (reader->ListGuests(&guests, &err)) {
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) {
+      report.Add("guest placement", Status::kWarn,
+                 "where the guests are could not be read" +
+                     (pve.guest_readers.empty() ? std::string() : " (" + err + ")") +
+                     ": jobs are judged by their node option alone");
+    }
     std::set<std::string> ids;
     for (const auto& job : jobs) {
       ids.insert(job.id);
-      bool runs_here = job.node.empty() || job.node == config.node;
-      bool mapped = config.jobs.count(job.id) > 0;
-      if (mapped) {
-        report.Add("monitor " + job.id, runs_here ? Status::kOk : Status::kWarn,
-                   runs_here ? "push token configured"
-                             : "push token configured, but the job runs on node " + job.node +
-                                   " only: this monitor will alarm",
-                   runs_here ? "" : "move the token to " + job.node + "'s configuration");
-      } else if (runs_here && job.enabled) {
+      Placement placement;
+      if (placed) {
+        placement = PlaceJob(job, guests, config.node);
+      } else {
+        placement.runs_here = job.node.empty() || job.node == config.node;
+        placement.why = placement.runs_here ? "no node restriction"
+                                            : "the job is restricted to node " + job.node;
+      }
+      const bool mapped = config.jobs.count(job.id) > 0;
+      if (mapped && placement.runs_here) {
+        report.Add("monitor " + job.id, Status::kOk,
+                   "push token configured; the job runs here (" + placement.why + ")");
+      } else if (mapped) {
+        report.Add("monitor " + job.id, Status::kWarn,
+                   "the job will not run on this node, so its monitor will alarm: " +
+                       placement.why,
+                   "map the job on the node that runs it; drop the token here unless the "
+                   "guests come back");
+      } else if (placement.runs_here && job.enabled) {
         report.Add("monitor " + job.id, Status::kFail,
-                   "the job runs on this node but has no push token: no Kuma monitor hears "
-                   "about its runs",
+                   "the job runs on this node (" + placement.why +
+                       ") but has no push token: no Kuma monitor hears about its runs",
                    "create a push monitor (Retries 0) and add \"jobs\": {\"" + job.id +
                        "\": {\"push_token\": \"…\"}} to " + config.path);
-      } else if (runs_here) {
+      } else if (placement.runs_here) {
         report.Add("monitor " + job.id, Status::kWarn,
                    "disabled job without a push token (a \"Run now\" would go unreported)");
       }

@@ -34,11 +34,12 @@ bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err) {
     std::string why;
     access->http = NewHttpClient(TlsSettings{config.pve.ca_file, ""}, &why);
     if (access->http) {
-      access->rest = NewRestJobReader(
+      access->rest = std::make_unique<RestReader>(
           access->http.get(),
           RestSettings{config.pve.api.host, config.pve.api.port, config.pve.token_id, secret,
                        timeout});
       access->readers.push_back(access->rest.get());
+      access->guest_readers.push_back(access->rest.get());
     } else {
       access->rest_problem = "the PVE API cannot be used: " + why;
       access->notes.push_back(access->rest_problem);
@@ -50,6 +51,7 @@ bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err) {
   if (::access(config.pve.pvesh.c_str(), X_OK) == 0) {
     access->pvesh = std::make_unique<Pvesh>(config.pve.pvesh, timeout);
     access->readers.push_back(access->pvesh.get());
+    access->guest_readers.push_back(access->pvesh.get());
   } else {
     access->notes.push_back("pvesh is not available at " + config.pve.pvesh + " (" +
                             ErrnoText(errno) + "); only legacy vzdump.cron jobs can be fixed");

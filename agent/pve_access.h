@@ -14,11 +14,12 @@ namespace pbk {
 
 struct PveAccess {
   std::unique_ptr<HttpClient> http;
-  std::unique_ptr<JobReader> rest;
+  std::unique_ptr<RestReader> rest;
   std::unique_ptr<Pvesh> pvesh;
   std::unique_ptr<FileJobReader> files;
   std::unique_ptr<CronPatchWriter> cron_patch;
   std::vector<JobReader*> readers;
+  std::vector<GuestReader*> guest_readers;  // REST, else pvesh
   JobWriter* writer = nullptr;     // pvesh, else the vzdump.cron patch
   std::vector<std::string> notes;  // what is not available, and why
   std::string rest_problem;        // why REST is not used, when it is not

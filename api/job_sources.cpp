@@ -18,6 +18,22 @@ namespace {
 // What PVE's answers look like when they are not what was asked for.
 std::string Shorten(const std::string& text) { return TruncateUtf8(OneLine(Trim(text)), 300); }
 
+bool ParseGuestsDocument(std::string body, const std::string& what, std::vector<Guest>* guests,
+                         std::string* document, std::string* err) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::string why;
+  if (parsed.is_discarded()) {
+    *err = what + " is not valid JSON";
+    return false;
+  }
+  if (!ParseGuestList(parsed, guests, &why)) {
+    *err = what + " is not a guest list: " + why;
+    return false;
+  }
+  *document = std::move(body);
+  return true;
+}
+
 bool ParseJobsDocument(const std::string& body, const std::string& what,
                        std::vector<BackupJob>* jobs, std::string* err) {
   json document;
@@ -37,60 +53,57 @@ bool ParseJobsDocument(const std::string& body, const std::string& what,
   return true;
 }
 
-class RestJobReader : public JobReader {
- public:
-  RestJobReader(HttpClient* http, RestSettings settings)
-      : http_(http), settings_(std::move(settings)) {}
-  std::string Name() const override { return "rest"; }
-  const std::string& document() const override { return document_; }
-
-  bool List(std::vector<BackupJob>* jobs, std::string* err) override {
-    HttpRequest request;
-    request.host = settings_.host;
-    request.port = settings_.port;
-    request.target = "/api2/json/cluster/backup";
-    request.deadline = settings_.timeout;
-    request.headers = {
-        {"Authorization", "PVEAPIToken=" + settings_.token_id + "=" + settings_.token_secret},
-        {"Accept", "application/json"}};
-    HttpResponse response;
-    HttpError error;
-    if (!http_->Send(request, &response, &error)) {
-      *err = "the PVE API: " + error.message;
-      return false;
-    }
-    const std::string status = "HTTP " + std::to_string(response.status) +
-                               (response.reason.empty() ? "" : " " + Shorten(response.reason));
-    switch (response.status) {
-      case 200:
-        if (!ParseJobsDocument(response.body, "the PVE API's answer", jobs, err)) return false;
-        document_ = std::move(response.body);
-        return true;
-      case 401:
-        *err = "the PVE API refused the token " + settings_.token_id + " (" + status +
-               "): check pve.token_id and the secret in pve.token_secret_file";
-        return false;
-      case 403:
-        *err = "the token " + settings_.token_id + " may not read backup jobs (" + status +
-               "): give it the PVEAuditor role on / (see README)";
-        return false;
-      default:
-        *err = "the PVE API answered " + status;
-        return false;
-    }
-  }
-
- private:
-  HttpClient* http_;
-  RestSettings settings_;
-  std::string document_;
-};
-
 }  // namespace
 
-std::unique_ptr<JobReader> NewRestJobReader(HttpClient* http, RestSettings settings) {
-  return std::make_unique<RestJobReader>(http, std::move(settings));
+bool RestReader::Get(const std::string& target, std::string* body, std::string* err) {
+  HttpRequest request;
+  request.host = settings_.host;
+  request.port = settings_.port;
+  request.target = target;
+  request.deadline = settings_.timeout;
+  request.headers = {
+      {"Authorization", "PVEAPIToken=" + settings_.token_id + "=" + settings_.token_secret},
+      {"Accept", "application/json"}};
+  HttpResponse response;
+  HttpError error;
+  if (!http_->Send(request, &response, &error)) {
+    *err = "the PVE API: " + error.message;
+    return false;
+  }
+  const std::string status = "HTTP " + std::to_string(response.status) +
+                             (response.reason.empty() ? "" : " " + Shorten(response.reason));
+  switch (response.status) {
+    case 200:
+      *body = std::move(response.body);
+      return true;
+    case 401:
+      *err = "the PVE API refused the token " + settings_.token_id + " (" + status +
+             "): check pve.token_id and the secret in pve.token_secret_file";
+      return false;
+    case 403:
+      *err = "the token " + settings_.token_id + " may not read " + target + " (" + status +
+             "): give it the PVEAuditor role on / (see README)";
+      return false;
+    default:
+      *err = "the PVE API answered " + status;
+      return false;
+  }
 }
+
+bool RestReader::List(std::vector<BackupJob>* jobs, std::string* err) {
+  std::string body;
+  if (!Get("/api2/json/cluster/backup", &body, err)) return false;
+  if (!ParseJobsDocument(body, "the PVE API's answer", jobs, err)) return false;
+  document_ = std::move(body);
+  return true;
+}
+
+bool RestReader::ListGuests(std::vector<Guest>* guests, std::string* err) {
+  std::string body;
+  if (!Get("/api2/json/cluster/resources?type=vm", &body, err)) return false;
+  return ParseGuestsDocument(body, "the PVE API's guest list", guests, &guests_document_, err);
+}
+
 
 bool Pvesh::Run(const std::vector<std::string>& args, std::string* out, std::string* err) {
   std::vector<std::string> argv = {path_};
@@ -130,6 +143,15 @@ bool Pvesh::List(std::vector<BackupJob>* jobs, std::string* err) {
   if (!ParseJobsDocument(out, "pvesh's answer", jobs, err)) return false;
   document_ = std::move(out);
   return true;
+}
+
+bool Pvesh::ListGuests(std::vector<Guest>* guests, std::string* err) {
+  std::string out;
+  if (!Run({"get", "/cluster/resources", "--type", "vm", "--output-format", "json"}, &out, err)) {
+    return false;
+  }
+  return ParseGuestsDocument(std::move(out), "pvesh's guest list", guests, &guests_document_,
+                             err);
 }
 
 bool Pvesh::SetScript(const BackupJob& job, const std::string& script, std::string* err) {

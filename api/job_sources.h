@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backup_job.h"
+#include "guests.h"
 #include "http_client.h"
 
 namespace pbk {
@@ -27,6 +28,16 @@ class JobReader {
     static const std::string kNone;
     return kNone;
   }
+};
+
+// The guests and their nodes, from /cluster/resources?type=vm.
+class GuestReader {
+ public:
+  virtual ~GuestReader() = default;
+  virtual std::string Name() const = 0;
+  virtual bool ListGuests(std::vector<Guest>* guests, std::string* err) = 0;
+  // The last list as PVE's JSON.
+  virtual const std::string& guests_document() const = 0;
 };
 
 class JobWriter {
@@ -51,18 +62,42 @@ struct RestSettings {
   std::chrono::milliseconds timeout{30000};
 };
 
-// GET /api2/json/cluster/backup with the token. HTTP must outlive it.
-std::unique_ptr<JobReader> NewRestJobReader(HttpClient* http, RestSettings settings);
+// GET /api2/json/cluster/backup (and /cluster/resources) with the token.
+// HTTP must outlive it.
+class RestReader : public JobReader, public GuestReader {
+ public:
+  RestReader(HttpClient* http, RestSettings settings)
+      : http_(http), settings_(std::move(settings)) {}
+  std::string Name() const override { return "rest"; }
+  bool List(std::vector<BackupJob>* jobs, std::string* err) override;
+  const std::string& document() const override { return document_; }
+  bool ListGuests(std::vector<Guest>* guests, std::string* err) override;
+  const std::string& guests_document() const override { return guests_document_; }
+
+ private:
+  // GET TARGET; the answer's body when it is 200, else *err in words.
+  bool Get(const std::string& target, std::string* body, std::string* err);
+  HttpClient* http_;
+  RestSettings settings_;
+  std::string document_;
+  std::string guests_document_;
+};
+
+inline std::unique_ptr<RestReader> NewRestJobReader(HttpClient* http, RestSettings settings) {
+  return std::make_unique<RestReader>(http, std::move(settings));
+}
 
 // pvesh reads and writes; PATH is absolute. It runs with a minimal
 // environment and is killed when it overruns TIMEOUT.
-class Pvesh : public JobReader, public JobWriter {
+class Pvesh : public JobReader, public JobWriter, public GuestReader {
  public:
   Pvesh(std::string path, std::chrono::milliseconds timeout)
       : path_(std::move(path)), timeout_(timeout) {}
   std::string Name() const override { return "pvesh"; }
   bool List(std::vector<BackupJob>* jobs, std::string* err) override;
   const std::string& document() const override { return document_; }
+  bool ListGuests(std::vector<Guest>* guests, std::string* err) override;
+  const std::string& guests_document() const override { return guests_document_; }
   bool CanWrite(const BackupJob&, std::string*) const override { return true; }
   bool SetScript(const BackupJob& job, const std::string& script, std::string* err) override;
   int writes() const override { return writes_; }
@@ -74,6 +109,7 @@ class Pvesh : public JobReader, public JobWriter {
   std::string path_;
   std::chrono::milliseconds timeout_;
   std::string document_;
+  std::string guests_document_;
   std::string hung_;  // the call that ran into the timeout, if one did
   int writes_ = 0;
   int calls_ = 0;

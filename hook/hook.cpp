@@ -218,7 +218,7 @@ int Hook::EndRun() {
 
   JobIdentity identity = IdentifyJob(config_.paths.scheduler_dir,
                                      JoinPath(config_.paths.state_dir, kJobCacheFile), record,
-                                     config_.node);
+                                     config_.node, context_.list_guests);
   if (!identity.found) {
     record.push.state = PushState::kUnattributed;
     record.push.detail = identity.problem;

@@ -19,6 +19,7 @@
 
 #include "chain.h"
 #include "config.h"
+#include "job_identity.h"
 #include "kuma_client.h"
 
 namespace pbk {
@@ -46,6 +47,9 @@ struct HookContext {
   HookEnvironment env;
   pid_t parent_pid = 0;
   PushSender send;
+  // Where the guests are now; used only to tell apart several jobs that fit
+  // a run without a scheduler file.
+  GuestLister list_guests;
   // Runs the chained hooks (config hook.chain) with these arguments.
   std::function<ChainOutcome(const std::vector<std::string>& args)> run_chain;
   std::function<int64_t()> now_ms;  // the clock, replaceable in tests

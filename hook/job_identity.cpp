@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fs.h"
+#include "placement.h"
 #include "text.h"
 
 namespace pbk {
@@ -61,7 +62,8 @@ bool JobFitsRun(const BackupJob& job, const RunRecord& record, const std::string
 }
 
 JobIdentity IdentifyJob(const std::string& scheduler_dir, const std::string& job_cache_path,
-                        const RunRecord& record, const std::string& node) {
+                        const RunRecord& record, const std::string& node,
+                        const GuestLister& list_guests) {
   JobIdentity identity;
   std::vector<std::string> notes;
   std::string scheduled = FindScheduledJob(scheduler_dir, record.upid, &notes);
@@ -91,8 +93,12 @@ JobIdentity IdentifyJob(const std::string& scheduler_dir, const std::string& job
                                : "no job list is cached yet (run: pbk-agent guard)");
     return identity;
   }
+  std::vector<const BackupJob*> fitting;
   for (const auto& job : cache.jobs) {
-    if (JobFitsRun(job, record, node)) identity.candidates.push_back(job.id);
+    if (JobFitsRun(job, record, node)) {
+      identity.candidates.push_back(job.id);
+      fitting.push_back(&job);
+    }
   }
   if (identity.candidates.size() == 1) {
     identity.found = true;
@@ -100,11 +106,38 @@ JobIdentity IdentifyJob(const std::string& scheduler_dir, const std::string& job
     identity.source = "the only job matching " + run_words;
     return identity;
   }
+  // Several fit: a run of a job backs up exactly that job's guests on this
+  // node, which only the current placement of the guests tells.
+  std::string placement_note;
+  if (fitting.size() > 1 && list_guests) {
+    std::vector<Guest> guests;
+    std::string why;
+    if (list_guests(&guests, &why)) {
+      std::vector<int> run_guests;
+      for (const auto& guest : record.guests) run_guests.push_back(guest.vmid);
+      std::sort(run_guests.begin(), run_guests.end());
+      std::vector<std::string> exact;
+      for (const BackupJob* job : fitting) {
+        if (PlaceJob(*job, guests, node).guests_here == run_guests) exact.push_back(job->id);
+      }
+      if (exact.size() == 1) {
+        identity.found = true;
+        identity.job_id = exact.front();
+        identity.source = "the only job whose guests on this node are exactly " + run_words;
+        return identity;
+      }
+      placement_note = exact.empty() ? "; none backs up exactly these guests here"
+                                     : "; " + std::to_string(exact.size()) +
+                                           " back up exactly these guests here";
+    } else {
+      placement_note = "; where the guests are could not be read (" + why + ")";
+    }
+  }
   identity.problem = why_not_scheduled + ", and " +
                      (identity.candidates.empty()
                           ? "no cached job matches " + run_words
                           : std::to_string(identity.candidates.size()) + " jobs match " + run_words +
-                                ": " + Join(identity.candidates, ", "));
+                                ": " + Join(identity.candidates, ", ") + placement_note);
   return identity;
 }
 

@@ -7,10 +7,12 @@
 // result to the wrong monitor.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "backup_job.h"
+#include "guests.h"
 #include "run_record.h"
 
 namespace pbk {
@@ -31,7 +33,13 @@ std::string FindScheduledJob(const std::string& scheduler_dir, const std::string
 // Whether JOB could have produced the run in RECORD on NODE.
 bool JobFitsRun(const BackupJob& job, const RunRecord& record, const std::string& node);
 
+// Reads where the guests are now; asked only when several jobs fit a run.
+using GuestLister = std::function<bool(std::vector<Guest>* guests, std::string* err)>;
+
+// When several cached jobs fit, LIST_GUESTS (if given) tells which of them
+// would back up exactly the run's guests on this node now.
 JobIdentity IdentifyJob(const std::string& scheduler_dir, const std::string& job_cache_path,
-                        const RunRecord& record, const std::string& node);
+                        const RunRecord& record, const std::string& node,
+                        const GuestLister& list_guests = nullptr);
 
 }  // namespace pbk

@@ -408,11 +408,14 @@ class PveBlackboxTest : public ::testing::Test {
     EXPECT_EQ(At(call, "exit"), 0) << call.dump();
   }
 
-  // The REST API was only read: every request a GET of the job list.
+  // The REST API was only read: every request a GET of the job list (or,
+  // for verify, of where the guests are).
   void ExpectRestOnlyRead() const {
     for (const auto& request : pve_->Requests()) {
       EXPECT_EQ(Str(request, "method"), "GET") << request.dump();
-      EXPECT_EQ(Str(request, "path"), kBackupPath) << request.dump();
+      EXPECT_TRUE(Str(request, "path") == kBackupPath ||
+                  Str(request, "path") == "/api2/json/cluster/resources")
+          << request.dump();
     }
   }
 
@@ -1053,6 +1056,8 @@ class VerifyBlackboxTest : public PveBlackboxTest {
   // none), Kuma answers, the spool is empty.
   void SetUpHealthyNode(const std::string& kuma_cert = "ip") {
     ASSERT_NO_FATAL_FAILURE(WriteJobFiles(HealthyJobsCfg(), kCronHead));
+    // Guest 100 (kJobNew's) lives here; 110 and 111 (kJobB's) on pve2.
+    PlaceGuests({{100, "pve1"}, {110, "pve2"}, {111, "pve2"}});
     ASSERT_NO_FATAL_FAILURE(StartKuma(kuma_cert));
     ASSERT_NO_FATAL_FAILURE(WriteConfig(HealthyConfig()));
     ASSERT_NO_FATAL_FAILURE(RenderWrapper());
@@ -1061,6 +1066,17 @@ class VerifyBlackboxTest : public PveBlackboxTest {
   std::string HealthyJobsCfg() const {
     return JobsCfg(
         {SectionA(hook_), SectionNew(hook_), SectionB(hook_), SectionPve2(hook_), kRealmSync});
+  }
+
+  // Writes the cluster's guest list the emulated API serves.
+  void PlaceGuests(const std::vector<std::pair<int, std::string>>& placement) {
+    json guests = json::array();
+    for (const auto& [vmid, node] : placement) {
+      guests.push_back({{"vmid", vmid}, {"node", node}, {"type", "qemu"},
+                        {"name", "vm" + std::to_string(vmid)}, {"status", "running"},
+                        {"template", 0}, {"id", "qemu/" + std::to_string(vmid)}});
+    }
+    pve_->WriteRootFile("resources.json", guests.dump());
   }
 
   static AgentConfig HealthyConfig() {
@@ -1100,8 +1116,10 @@ TEST_F(VerifyBlackboxTest, HealthyNodePassesEveryCheck) {
        {std::string("OK   configuration: ") + config_path_ + " is valid and private",
         std::string("OK   hook script: ") + hook_ + " runs " + kBinDir + "/pbk-agent",
         std::string("OK   backup jobs: 4 job(s) read through rest, 4 run the hook"),
-        std::string("OK   monitor ") + kJobA + ": push token configured",
-        std::string("OK   monitor ") + kJobNew + ": push token configured",
+        std::string("OK   monitor ") + kJobA +
+            ": push token configured; the job runs here (all guests: 100 on this node)",
+        std::string("OK   monitor ") + kJobNew +
+            ": push token configured; the job runs here (guests: 100 on this node)",
         std::string("OK   spool: no push waiting")}) {
     EXPECT_TRUE(HasLine(verify.out, line)) << line << "\nin:\n" << verify.out;
   }
@@ -1158,8 +1176,27 @@ TEST_F(VerifyBlackboxTest, EnabledJobHereWithoutPushTokenFails) {
   ASSERT_NO_FATAL_FAILURE(WriteConfig(config));
   RunResult verify = Agent({"verify"});
   ExpectFail(verify, std::string("monitor ") + kJobNew,
-             "the job runs on this node but has no push token");
+             "the job runs on this node (guests: 100 on this node) but has no push token");
   EXPECT_EQ(CountLinesContaining(verify.out, "FAIL "), 1u) << verify.out;
+}
+
+TEST_F(VerifyBlackboxTest, GuestsMovingChangeTheVerdict) {
+  ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
+  // Guest 100 migrated to pve2: its job no longer runs here, its monitor
+  // would alarm; kJobB's guests came here, and it has no monitor here.
+  PlaceGuests({{100, "pve2"}, {110, "pve1"}, {111, "pve2"}});
+  ASSERT_NO_FATAL_FAILURE(WriteJobFiles(
+      JobsCfg({SectionA(hook_), SectionNew(hook_), SectionB(hook_), SectionPve2(hook_),
+               kRealmSync}),
+      kCronHead));
+  RunResult verify = Agent({"verify"});
+  EXPECT_TRUE(HasLine(verify.out, std::string("WARN monitor ") + kJobNew +
+                                      ": the job will not run on this node, so its monitor will "
+                                      "alarm: guests: none on this node (100 is on pve2)"))
+      << verify.out;
+  // kJobB is restricted to pve2 and disabled, so it still needs nothing here.
+  EXPECT_FALSE(Contains(verify.out, std::string("monitor ") + kJobB)) << verify.out;
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
 }
 
 TEST_F(VerifyBlackboxTest, PushTokenForAJobThatDoesNotExistFails) {

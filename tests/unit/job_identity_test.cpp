@@ -113,6 +113,39 @@ TEST_F(JobIdentityTest, NoCacheMeansNoGuess) {
                 dir_.Path("jobs.json") + ": not a job list written by pbk-agent guard");
 }
 
+TEST_F(JobIdentityTest, WhereTheGuestsAreNowTellsApartJobsThatBothFit) {
+  WriteCache(kJobs);
+  auto placement = [](std::vector<Guest>* guests, std::string*) {
+    for (int vmid : {100, 101, 102}) {
+      Guest guest;
+      guest.vmid = vmid;
+      guest.node = "pve1";
+      guest.type = "qemu";
+      guests->push_back(guest);
+    }
+    return true;
+  };
+  // backup-all would back up 100, 101 and 102 here; only backup-web backs
+  // up exactly 100 and 101.
+  JobIdentity identity = IdentifyJob(dir_.Path("jobs"), dir_.Path("jobs.json"),
+                                     MakeRun({100, 101}), "pve1", placement);
+  ASSERT_TRUE(identity.found) << identity.problem;
+  EXPECT_EQ(identity.job_id, "backup-web");
+  EXPECT_EQ(identity.source,
+            "the only job whose guests on this node are exactly storage pbs1, guests 100,101");
+
+  auto broken = [](std::vector<Guest>*, std::string* err) {
+    *err = "HTTP 500";
+    return false;
+  };
+  identity = IdentifyJob(dir_.Path("jobs"), dir_.Path("jobs.json"), MakeRun({100, 101}), "pve1",
+                         broken);
+  EXPECT_FALSE(identity.found);
+  EXPECT_NE(identity.problem.find("where the guests are could not be read (HTTP 500)"),
+            std::string::npos)
+      << identity.problem;
+}
+
 TEST_F(JobIdentityTest, AJobWithoutStorageCannotBeRuledOutByStorage) {
   WriteCache(R"([{"id": "j1", "type": "vzdump", "vmid": "100"}])");
   EXPECT_TRUE(Identify(MakeRun({100}, "anything")).found);

@@ -16,7 +16,7 @@ BUILD_DIR=${PBK_BUILD_DIR:-build}
 PACKAGES=(
   cmake ninja-build g++ make pkg-config
   libcpprest-dev libssl-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev
-  python3 openssl systemd curl util-linux
+  python3 openssl systemd curl util-linux tzdata
 )
 
 # What only the benchmarks need: the baselines they compare against.

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,10 +17,12 @@
 #include "guard.h"
 #include "kuma_client.h"
 #include "log.h"
+#include "monitor_advice.h"
 #include "placement.h"
 #include "process.h"
 #include "pve_access.h"
 #include "run_record.h"
+#include "schedule.h"
 #include "spool.h"
 #include "text.h"
 
@@ -156,6 +159,40 @@ std::string LastRunWords(const RunRecord& run) {
   return when + ", " + (run.push.up ? "up" : "down") + ", " + PushStateName(run.push.state);
 }
 
+// The settings the job's Kuma push monitor needs (monitor_advice.h).
+void AddKumaSettings(const BackupJob& job, const Config& config,
+                     const std::map<std::string, int64_t>& longest_runs, Report* report) {
+  auto seen = longest_runs.find(job.id);
+  const MonitorAdvice advice =
+      AdviseMonitor(job, time(nullptr),
+                    seen == longest_runs.end() ? std::nullopt
+                                               : std::optional<int64_t>(seen->second),
+                    config.kuma.grace_minutes);
+  const std::string name = "Kuma settings " + job.id;
+  if (advice.interval == 0) {
+    report->Add(name, Status::kWarn, "no heartbeat interval can be given: " + advice.problem,
+                advice.schedule_error.empty() ? "pause the monitor while the job does not run"
+                                              : "correct the job's schedule");
+    return;
+  }
+  std::string why = "longest gap " + FormatGap(advice.longest_gap) + " (" +
+                    FormatLocalTime(advice.gap_start * 1000) + " to " +
+                    FormatLocalTime(advice.gap_end * 1000) + ") + longest run " +
+                    (advice.run_seen ? FormatGap(advice.longest_run) : "not seen yet") +
+                    " + grace " + FormatGap(advice.grace);
+  if (advice.beyond_kuma_max) {
+    report->Add(name, Status::kWarn, advice.problem + " (" + why + ")",
+                "set the interval to its maximum, 24 days, or schedule the job more often");
+    return;
+  }
+  std::string words = "heartbeat interval " + FormatInterval(advice.interval) +
+                      ", Retries 0; " + why;
+  if (!advice.run_seen) {
+    words += "; add the longest run time you expect until a run was seen here";
+  }
+  report->Add(name, Status::kOk, words);
+}
+
 }  // namespace
 
 int CmdVerify(const Invocation& invocation) {
@@ -255,6 +292,9 @@ int CmdVerify(const Invocation& invocation) {
                      (pve.guest_readers.empty() ? std::string() : " (" + err + ")") +
                      ": jobs are judged by their node option alone");
     }
+    std::vector<std::string> unreadable;
+    const std::map<std::string, int64_t> longest_runs =
+        LongestRunPerJob(LoadAllRunRecords(config.paths.state_dir, &unreadable));
     std::set<std::string> ids;
     for (const auto& job : jobs) {
       ids.insert(job.id);
@@ -270,6 +310,7 @@ int CmdVerify(const Invocation& invocation) {
       if (mapped && placement.runs_here) {
         report.Add("monitor " + job.id, Status::kOk,
                    "push token configured; the job runs here (" + placement.why + ")");
+        AddKumaSettings(job, config, longest_runs, &report);
       } else if (mapped) {
         report.Add("monitor " + job.id, Status::kWarn,
                    "the job will not run on this node, so its monitor will alarm: " +

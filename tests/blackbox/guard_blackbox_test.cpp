@@ -27,6 +27,7 @@
 #include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
+#include "time_zone.h"
 
 namespace pbk::testing {
 namespace {
@@ -1146,6 +1147,29 @@ TEST_F(VerifyBlackboxTest, HealthyNodePassesEveryCheck) {
   }
 }
 
+TEST_F(VerifyBlackboxTest, ListsTheKumaSettingsOfEveryMappedJob) {
+  ScopedTimeZone zone("Europe/Berlin");
+  ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
+  RunResult verify = Agent({"verify"});
+  // Both mapped jobs run daily (21:00 and 03:00): 25 hours on the night the
+  // clock goes back, no run seen yet, 60 minutes of grace.
+  for (const char* job : {kJobA, kJobNew}) {
+    const std::string prefix = std::string("OK   Kuma settings ") + job +
+                               ": heartbeat interval 1d 02h (93 600 s), Retries 0; longest "
+                               "gap 1d 01h (";
+    bool found = false;
+    for (const auto& line : Lines(verify.out)) {
+      if (!StartsWith(line, prefix)) continue;
+      found = true;
+      EXPECT_TRUE(Contains(line, ") + longest run not seen yet + grace ")) << line;
+      EXPECT_TRUE(Contains(line, "add the longest run time you expect")) << line;
+    }
+    EXPECT_TRUE(found) << prefix << "\nin:\n" << verify.out;
+  }
+  // Jobs that do not run here get no settings.
+  EXPECT_FALSE(Contains(verify.out, std::string("Kuma settings ") + kJobPve2)) << verify.out;
+}
+
 TEST_F(VerifyBlackboxTest, MissingHookScriptFails) {
   ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
   ASSERT_EQ(unlink(hook_.c_str()), 0);
@@ -1290,8 +1314,9 @@ class JobsBlackboxTest : public VerifyBlackboxTest {
     auto lines = Lines(out);
     if (lines.empty()) return rows;
     const std::string& header = lines[0];
-    const std::vector<std::string> names = {"JOB",    "ENABLED", "SCHEDULE", "NODE",    "STORAGE",
-                                            "GUESTS", "HOOK",    "MONITOR",  "LAST RUN"};
+    const std::vector<std::string> names = {
+        "JOB",    "ENABLED", "SCHEDULE", "NEXT RUN", "KUMA INTERVAL", "STORAGE",
+        "GUESTS", "HERE",    "HOOK",     "MONITOR",  "LAST RUN"};
     std::vector<size_t> starts;
     for (const auto& name : names) starts.push_back(header.find(name));
     for (size_t l = 1; l < lines.size() && !lines[l].empty(); ++l) {
@@ -1311,6 +1336,7 @@ class JobsBlackboxTest : public VerifyBlackboxTest {
 };
 
 TEST_F(JobsBlackboxTest, TableShowsHookAndMonitorOfEveryJob) {
+  ScopedTimeZone zone("Europe/Berlin");
   RunResult jobs = Agent({"jobs"});
   EXPECT_EQ(jobs.exit_code, 0) << jobs.out << jobs.err;
   auto rows = ParseTable(jobs.out);
@@ -1326,9 +1352,22 @@ TEST_F(JobsBlackboxTest, TableShowsHookAndMonitorOfEveryJob) {
     EXPECT_EQ(rows[id]["MONITOR"], cells.second) << jobs.out;
   }
   EXPECT_EQ(rows[kJobB]["ENABLED"], "no");
-  EXPECT_EQ(rows[kJobB]["NODE"], "pve2");
+  EXPECT_EQ(rows[kJobB]["GUESTS"], "110,111 on pve2");
   EXPECT_EQ(rows[kJobNew]["GUESTS"], "100");
   EXPECT_EQ(rows[kJobUsb]["GUESTS"], "all but 105");
+  // Where the jobs run: guest 100 is on pve2, the disabled job is pve2's.
+  EXPECT_EQ(rows[kJobA]["HERE"], "yes");
+  EXPECT_EQ(rows[kJobNew]["HERE"], "no");
+  EXPECT_EQ(rows[kJobB]["HERE"], "no");
+  // Schedules: a daily job's longest gap is the 25 hours of the night the
+  // clock goes back, a weekly one's a week and an hour; plus 60 minutes of
+  // grace, plus a run time not seen yet.
+  EXPECT_EQ(rows[kJobA]["KUMA INTERVAL"], "1d 02h + run");
+  EXPECT_EQ(rows[kJobUsb]["KUMA INTERVAL"], "7d 02h + run");
+  EXPECT_EQ(rows[kJobB]["KUMA INTERVAL"], "-");
+  EXPECT_EQ(rows[kJobB]["NEXT RUN"], "-");
+  EXPECT_TRUE(Contains(rows[kJobA]["NEXT RUN"], " 21:00:00")) << jobs.out;
+  EXPECT_TRUE(Contains(rows[kJobUsb]["NEXT RUN"], " 04:00:00")) << jobs.out;
   EXPECT_TRUE(Contains(jobs.out, "4 job(s), read through rest; node pve1")) << jobs.out;
   ExpectRestOnlyRead();
 }
@@ -1355,6 +1394,53 @@ TEST_F(JobsBlackboxTest, JsonListsTheSameAsTheTable) {
   }
   EXPECT_EQ(At(by_id[kJobUsb], "script"), kMountUsb);
   EXPECT_EQ(At(by_id[kJobNew], "script"), "");
+  EXPECT_EQ(At(by_id[kJobA], "schedule"), "21:00");
+  EXPECT_EQ(At(At(by_id[kJobA], "placement"), "runs_here"), true);
+  EXPECT_EQ(At(At(by_id[kJobNew], "placement"), "runs_here"), false);
+  EXPECT_EQ(At(At(by_id[kJobA], "kuma"), "retries"), 0);
+  EXPECT_EQ(At(At(by_id[kJobB], "kuma"), "interval_seconds"), nullptr);
+}
+
+TEST_F(JobsBlackboxTest, TheLongestRunSeenHereLengthensTheInterval) {
+  ScopedTimeZone zone("Europe/Berlin");
+  // A finished run of job A that took 45 minutes, as the hook records it.
+  const int64_t start_ms = 1'790'000'000'000;
+  const json record = {{"format", 1},
+                       {"key", "1234-5678"},
+                       {"upid", ""},
+                       {"worker_pid", 1234},
+                       {"node", "pve1"},
+                       {"storage", "local"},
+                       {"dumpdir", ""},
+                       {"first", start_ms},
+                       {"job_start", start_ms},
+                       {"end", start_ms + 45 * 60 * 1000},
+                       {"end_phase", "job-end"},
+                       {"guests", json::array()},
+                       {"job_id", kJobA},
+                       {"job_source", "scheduler"},
+                       {"push",
+                        {{"state", "delivered"},
+                         {"up", true},
+                         {"message", "ok"},
+                         {"ping", 45 * 60 * 1000},
+                         {"at", start_ms + 45 * 60 * 1000},
+                         {"detail", ""}}}};
+  std::filesystem::create_directories(state_dir_ + "/runs");
+  std::ofstream(state_dir_ + "/runs/1234-5678.json") << record.dump(1);
+  RunResult jobs = Agent({"jobs", "--json"});
+  EXPECT_EQ(jobs.exit_code, 0) << jobs.out << jobs.err;
+  json document = json::parse(jobs.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(document.is_object()) << jobs.out;
+  for (const auto& job : At(document, "jobs")) {
+    if (Str(job, "id") != kJobA) continue;
+    const json& kuma = At(job, "kuma");
+    EXPECT_EQ(At(kuma, "longest_run_seconds"), 45 * 60);
+    EXPECT_EQ(At(At(job, "timing"), "longest_gap_seconds"), 25 * 3600);
+    EXPECT_EQ(At(kuma, "interval_seconds"), 25 * 3600 + 45 * 60 + 60 * 60);
+    return;
+  }
+  ADD_FAILURE() << "job " << kJobA << " missing:\n" << jobs.out;
 }
 
 }  // namespace

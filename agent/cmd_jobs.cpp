@@ -97,6 +97,7 @@ int CmdJobs(const Invocation& invocation) {
   const std::map<std::string, int64_t> longest_runs = LongestRunPerJob(runs);
   const std::map<std::string, RunRecord> last = LatestRunPerJob(config.paths.state_dir);
   const int64_t now = time(nullptr);
+  const GuestIndex index(guests);
 
   json list = json::array();
   std::vector<std::vector<std::string>> rows = {{"JOB", "ENABLED", "SCHEDULE", "NEXT RUN",
@@ -120,7 +121,7 @@ int CmdJobs(const Invocation& invocation) {
     }
     Placement placement;
     if (placed) {
-      placement = PlaceJob(job, guests, config.node);
+      placement = PlaceJob(job, index, config.node);
     } else {
       placement.runs_here = job.node.empty() || job.node == config.node;
       placement.why = "guest placement unknown; by the node option alone";

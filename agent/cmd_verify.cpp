@@ -295,12 +295,13 @@ int CmdVerify(const Invocation& invocation) {
     std::vector<std::string> unreadable;
     const std::map<std::string, int64_t> longest_runs =
         LongestRunPerJob(LoadAllRunRecords(config.paths.state_dir, &unreadable));
+    const GuestIndex index(guests);
     std::set<std::string> ids;
     for (const auto& job : jobs) {
       ids.insert(job.id);
       Placement placement;
       if (placed) {
-        placement = PlaceJob(job, guests, config.node);
+        placement = PlaceJob(job, index, config.node);
       } else {
         placement.runs_here = job.node.empty() || job.node == config.node;
         placement.why = placement.runs_here ? "no node restriction"

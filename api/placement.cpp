@@ -8,10 +8,15 @@
 namespace pbk {
 namespace {
 
+// "101, 102, 103", or the first ten and "and 990 more": a node with a
+// thousand guests must not fill a screen per job.
 std::string VmidList(const std::vector<int>& vmids) {
+  constexpr size_t kShown = 10;
   std::vector<std::string> text;
-  for (int vmid : vmids) text.push_back(std::to_string(vmid));
-  return Join(text, ", ");
+  for (size_t i = 0; i < vmids.size() && i < kShown; ++i) text.push_back(std::to_string(vmids[i]));
+  std::string list = Join(text, ", ");
+  if (vmids.size() > kShown) list += " and " + std::to_string(vmids.size() - kShown) + " more";
+  return list;
 }
 
 // "101, 102 are now on pve2; 103 on pve3"
@@ -29,8 +34,32 @@ std::string Elsewhere(const std::vector<std::pair<int, std::string>>& guests) {
 
 }  // namespace
 
+GuestIndex::GuestIndex(const std::vector<Guest>& guests) : guests_(guests) {
+  by_vmid_.reserve(guests.size());
+  for (const auto& guest : guests) {
+    by_vmid_.emplace(guest.vmid, &guest);  // a duplicate vmid: the first entry counts
+    if (!guest.pool.empty()) by_pool_[guest.pool].push_back(guest.vmid);
+  }
+}
+
+const Guest* GuestIndex::Find(int vmid) const {
+  auto it = by_vmid_.find(vmid);
+  return it == by_vmid_.end() ? nullptr : it->second;
+}
+
+const std::vector<int>& GuestIndex::PoolMembers(const std::string& pool) const {
+  static const std::vector<int> kNone;
+  auto it = by_pool_.find(pool);
+  return it == by_pool_.end() ? kNone : it->second;
+}
+
 Placement PlaceJob(const BackupJob& job, const std::vector<Guest>& guests,
                    const std::string& node) {
+  return PlaceJob(job, GuestIndex(guests), node);
+}
+
+Placement PlaceJob(const BackupJob& job, const GuestIndex& index, const std::string& node) {
+  const std::vector<Guest>& guests = index.guests();
   Placement placement;
   if (!job.node.empty() && job.node != node) {
     placement.why = "the job is restricted to node " + job.node;
@@ -50,19 +79,17 @@ Placement PlaceJob(const BackupJob& job, const std::vector<Guest>& guests,
   } else {
     std::vector<int> members = job.vmids;
     if (!job.pool.empty()) {
-      for (const auto& guest : guests) {
-        if (guest.pool == job.pool) members.push_back(guest.vmid);
-      }
+      const std::vector<int>& pool = index.PoolMembers(job.pool);
+      members.insert(members.end(), pool.begin(), pool.end());
     }
     std::sort(members.begin(), members.end());
     members.erase(std::unique(members.begin(), members.end()), members.end());
     for (int vmid : members) {
-      auto guest = std::find_if(guests.begin(), guests.end(),
-                                [&](const Guest& g) { return g.vmid == vmid; });
-      if (guest != guests.end() && guest->node == node) {
+      const Guest* guest = index.Find(vmid);
+      if (guest != nullptr && guest->node == node) {
         placement.guests_here.push_back(vmid);
       } else {
-        placement.guests_elsewhere.emplace_back(vmid, guest != guests.end() ? guest->node : "");
+        placement.guests_elsewhere.emplace_back(vmid, guest != nullptr ? guest->node : "");
       }
     }
     placement.runs_here = !placement.guests_here.empty();

@@ -5,7 +5,9 @@
 // only there. Guests migrate, so the answer changes.
 #pragma once
 
+#include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,23 @@ struct Placement {
   std::string why;  // in words, for verify and jobs
 };
 
+// The guests looked up by vmid and by pool, built once for many jobs.
+class GuestIndex {
+ public:
+  explicit GuestIndex(const std::vector<Guest>& guests);
+  const Guest* Find(int vmid) const;
+  const std::vector<int>& PoolMembers(const std::string& pool) const;
+  const std::vector<Guest>& guests() const { return guests_; }
+
+ private:
+  const std::vector<Guest>& guests_;
+  std::unordered_map<int, const Guest*> by_vmid_;
+  std::map<std::string, std::vector<int>> by_pool_;
+};
+
+// Takes the time of the job's guests (a vmid or pool job) or of the guests
+// (an "all" job), never of all guests for each member.
+Placement PlaceJob(const BackupJob& job, const GuestIndex& guests, const std::string& node);
 Placement PlaceJob(const BackupJob& job, const std::vector<Guest>& guests,
                    const std::string& node);
 

@@ -117,8 +117,9 @@ JobIdentity IdentifyJob(const std::string& scheduler_dir, const std::string& job
       for (const auto& guest : record.guests) run_guests.push_back(guest.vmid);
       std::sort(run_guests.begin(), run_guests.end());
       std::vector<std::string> exact;
+      const GuestIndex index(guests);
       for (const BackupJob* job : fitting) {
-        if (PlaceJob(*job, guests, node).guests_here == run_guests) exact.push_back(job->id);
+        if (PlaceJob(*job, index, node).guests_here == run_guests) exact.push_back(job->id);
       }
       if (exact.size() == 1) {
         identity.found = true;

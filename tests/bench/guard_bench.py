@@ -7,7 +7,9 @@ with N backup jobs and measures, in one run, interleaved:
     read-only token: wall time, peak RSS, API requests and pvesh calls;
   - a short Python script using proxmoxer (Debian's python3-proxmoxer) that
     does the same read and comparison, as the baseline;
-and, for k drifted jobs out of N, how many pvesh calls the guard makes.
+and, for k drifted jobs out of N, how many pvesh calls the guard makes;
+and `pbk-agent jobs` (schedules over a year, placement of every guest) for
+1000 jobs and 5000 guests.
 Prints a table (median and p10..p90) and writes a CSV.
 
 usage: guard_bench.py BIN_DIR [--runs N] [--sizes 10,100,1000,10000] [--csv FILE]
@@ -60,6 +62,42 @@ def write_jobs(root, count, drifted=0, legacy=0):
                     % (i, 100 + i))
     with open(os.path.join(root, "vzdump.cron"), "w") as f:
         f.write("\n".join(cron) + "\n")
+
+
+# Schedules of every kind the jobs command computes a year of runs for.
+SCHEDULES = ["21:00", "mon..fri 21:00", "sat 02:30", "sun 04:00", "*/30", "8..20/4:00",
+             "monthly", "mon,wed,fri 01:15", "hourly", "weekly"]
+
+
+def write_cluster(root, jobs, guests, nodes=5):
+    """JOBS jobs of every kind (all, all with exclude, vmid lists, pools, node
+    restricted, with SCHEDULES) and GUESTS guests spread over NODES nodes."""
+    sections = []
+    for i in range(jobs):
+        lines = ["vzdump: backup-%08x-%04x" % (i, i % 65536),
+                 "\tschedule " + SCHEDULES[i % len(SCHEDULES)], "\tscript " + HOOK]
+        kind = i % 4
+        if kind == 0:
+            lines.append("\tall 1")
+        elif kind == 1:
+            lines += ["\tall 1", "\texclude %d,%d" % (100 + i % guests, 101 + i % guests)]
+        elif kind == 2:
+            lines.append("\tvmid " + ",".join(str(100 + (i * 5 + k) % guests) for k in range(5)))
+        else:
+            lines.append("\tpool pool%d" % (i % 20))
+        if i % 3 == 0:
+            lines.append("\tnode pve%d" % (1 + i % nodes))
+        sections.append("\n".join(lines) + "\n")
+    with open(os.path.join(root, "jobs.cfg"), "w") as f:
+        f.write("\n".join(sections))
+    with open(os.path.join(root, "vzdump.cron"), "w") as f:
+        f.write("# cluster wide vzdump cron schedule\n")
+    resources = [{"id": "qemu/%d" % (100 + g), "type": "qemu", "vmid": 100 + g,
+                  "node": "pve%d" % (1 + g % nodes), "name": "vm%d" % (100 + g),
+                  "pool": "pool%d" % (g % 20), "status": "running", "template": 0}
+                 for g in range(guests)]
+    with open(os.path.join(root, "resources.json"), "w") as f:
+        json.dump(resources, f)
 
 
 def count_lines(path, needle=None):
@@ -197,6 +235,32 @@ def main():
                          "%.1f" % wall, "-", "-", "-", "-", "-", "-", "-",
                          "%d pvesh set (k=%d), %d pvesh calls in all" % (sets, drifted + legacy,
                                                                        calls)])
+
+        # `jobs`: a year of runs for every schedule, and every job placed.
+        jobs_count, guests_count = 1000, 5000
+        write_cluster(root, jobs_count, guests_count)
+        jobs = [agent, "--config", config, "jobs", "--json"]
+        walls = []
+        for _ in range(args.runs):
+            wall, code, err = timed(jobs)
+            if code != 0:
+                raise SystemExit("jobs failed: %s" % err)
+            walls.append(wall)
+        listed = json.loads(subprocess.run(jobs, check=True, capture_output=True).stdout)
+        intervals = sum(1 for job in listed["jobs"] if job["kuma"]["interval_seconds"])
+        here = sum(1 for job in listed["jobs"] if job["placement"]["runs_here"])
+        # The emulated API's share: its two answers fetched with curl.
+        fetch = ["/usr/bin/curl", "-fsS", "-o", "/dev/null", "-o", "/dev/null", "--cacert",
+                 os.path.join(certs, "ca.pem"), "-H",
+                 "Authorization: PVEAPIToken=%s=%s" % (TOKEN_ID, SECRET),
+                 "https://127.0.0.1:%d/api2/json/cluster/backup" % port,
+                 "https://127.0.0.1:%d/api2/json/cluster/resources?type=vm" % port]
+        api_ms = statistics.median(timed(fetch)[0] for _ in range(5))
+        o = summary(walls)
+        rows.append(["jobs --json, %d jobs, %d guests" % (jobs_count, guests_count),
+                     "%.1f" % o[0], "%.1f..%.1f" % o[1:], "-", "-", "-", "-", peak_rss(jobs),
+                     "-", "%d run here, %d intervals, %d schedules; curl alone %.1f ms"
+                     % (here, intervals, len(SCHEDULES), api_ms)])
     finally:
         server.terminate()
         server.wait()

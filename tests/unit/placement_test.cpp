@@ -72,5 +72,19 @@ TEST(PlacementTest, ANodeRestrictedJobRunsOnlyThere) {
   EXPECT_EQ(PlaceJob(job, guests, "pve2").guests_here, std::vector<int>{110});
 }
 
+TEST(PlacementTest, ALongGuestListIsCutInWordsButNotInData) {
+  std::vector<Guest> guests;
+  for (int vmid = 100; vmid < 125; ++vmid) guests.push_back(At(vmid, "pve1", "big"));
+  const GuestIndex index(guests);
+  Placement placement = PlaceJob(Job(R"({"id": "j", "pool": "big"})"), index, "pve1");
+  EXPECT_EQ(placement.guests_here.size(), 25u);
+  EXPECT_EQ(placement.why,
+            "pool big: 100, 101, 102, 103, 104, 105, 106, 107, 108, 109 and 15 more on this node");
+  // The same index serves every job.
+  Placement two = PlaceJob(Job(R"({"id": "k", "vmid": "124,200"})"), index, "pve1");
+  EXPECT_EQ(two.guests_here, std::vector<int>{124});
+  EXPECT_EQ(two.guests_elsewhere, (std::vector<std::pair<int, std::string>>{{200, ""}}));
+}
+
 }  // namespace
 }  // namespace pbk

@@ -44,12 +44,6 @@ def start_kuma(work, certs):
     return process, int(open(port_file).read())
 
 
-
-
-
-
-
-
 def threads_started(argv, env):
     """Threads the program (and what it execs) starts, counted with strace."""
     trace = tempfile.mktemp(prefix="pbk-strace.")

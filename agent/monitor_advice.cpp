@@ -80,8 +80,9 @@ MonitorAdvice AdviseMonitor(const BackupJob& job, int64_t now,
                                      : "the schedule never runs the job again";
     return advice;
   }
-  advice.interval = std::max(kKumaMinIntervalSeconds,
-                             advice.longest_gap + advice.longest_run + advice.grace);
+  // In whole minutes, rounded up: what a person types into Kuma's form.
+  const int64_t sum = advice.longest_gap + advice.longest_run + advice.grace;
+  advice.interval = std::max(kKumaMinIntervalSeconds, (sum + 59) / 60 * 60);
   if (advice.interval > kKumaMaxIntervalSeconds) {
     advice.beyond_kuma_max = true;
     advice.problem = "the job pauses " + FormatGap(advice.longest_gap) +

@@ -10,6 +10,7 @@
 //   + longest run time seen on this node (from the hook's run records)
 //   + kuma.grace_minutes
 //
+// rounded up to whole minutes,
 // with Retries 0 (a pushed "down" must show at once, and with retries Kuma
 // replaces the pushed message by its own). Kuma accepts intervals up to
 // 24 days; a job that pauses longer cannot be watched by the interval alone.

@@ -39,6 +39,10 @@ printf '%s\n' '# cluster wide vzdump cron schedule' '# Automatically generated f
   '0 1 * * 6           root vzdump 100 101 --mode snapshot --storage local --quiet 1' \
   >"$pve/vzdump.cron"
 legacy_job="$(sha1sum "$pve/vzdump.cron" | cut -d' ' -f1):1"
+# Where the guests are (/cluster/resources): all of them on this node.
+guest_entry() { printf '{"id": "qemu/%s", "type": "qemu", "vmid": %s, "name": "%s", "node": "pve1", "status": "running", "template": 0}' "$1" "$1" "$2"; }
+printf '[%s, %s, %s, %s, %s]\n' "$(guest_entry 100 web01)" "$(guest_entry 101 db01)" \
+  "$(guest_entry 102 mail)" "$(guest_entry 110 pg01)" "$(guest_entry 111 pg02)" >"$pve/resources.json"
 cat "$pve/jobs.cfg" "$pve/vzdump.cron" | sed 's/^/  /'
 
 token="dEm0pUsHt0kEn42x"

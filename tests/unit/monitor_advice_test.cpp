@@ -146,12 +146,15 @@ TEST_F(MonitorAdviceTest, AnInvalidScheduleIsNamed) {
   EXPECT_NE(advice.problem.find("xyz"), std::string::npos) << advice.problem;
 }
 
-TEST_F(MonitorAdviceTest, TheIntervalIsNeverBelowKumasMinimum) {
+TEST_F(MonitorAdviceTest, TheIntervalIsInWholeMinutesRoundedUp) {
   // In UTC: local time repeats an hour when the clock goes back, and the
   // runs in it happen once.
   MonitorAdvice advice = AdviseMonitor(Job("*:*:0/5 UTC"), now_, std::nullopt, 0);
   EXPECT_EQ(advice.longest_gap, 5);
-  EXPECT_EQ(advice.interval, kKumaMinIntervalSeconds);
+  EXPECT_EQ(advice.interval, 60);
+  advice = AdviseMonitor(Job("21:00"), now_, 1, 60);
+  EXPECT_EQ(advice.interval, 26 * kHour + 60);
+  EXPECT_GE(advice.interval, kKumaMinIntervalSeconds);
 }
 
 TEST(LongestRunPerJobTest, TakesTheLongestFinishedRunOfEachJob) {

@@ -82,14 +82,8 @@ int CmdJobs(const Invocation& invocation) {
 
   // Where the guests are now, for whether each job runs on this node.
   std::vector<Guest> guests;
-  bool placed = false;
-  for (GuestReader* reader : pve.guest_readers) {
-    if (reader->ListGuests(&guests, &err)) {
-      placed = true;
-      break;
-    }
-    spdlog::warn("reading the guests through {} failed: {}", reader->Name(), err);
-  }
+  const bool placed = ReadGuests(pve, &guests, &err);
+  if (!placed) spdlog::warn("where the guests are could not be read: {}", err);
 
   std::vector<std::string> bad;
   const std::vector<RunRecord> runs = LoadAllRunRecords(config.paths.state_dir, &bad);

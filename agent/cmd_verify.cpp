@@ -279,18 +279,11 @@ int CmdVerify(const Invocation& invocation) {
     // Monitors: every job that runs here needs one; every token a job.
     // Whether a job runs here depends on where its guests are now.
     std::vector<Guest> guests;
-    bool placed = false;
-    for (GuestReader* reader : pve.guest_readers) {
-      if (reader->ListGuests(&guests, &err)) {
-        placed = true;
-        break;
-      }
-    }
+    const bool placed = ReadGuests(pve, &guests, &err);
     if (!placed) {
       report.Add("guest placement", Status::kWarn,
-                 "where the guests are could not be read" +
-                     (pve.guest_readers.empty() ? std::string() : " (" + err + ")") +
-                     ": jobs are judged by their node option alone");
+                 "where the guests are could not be read (" + err +
+                     "): jobs are judged by their node option alone");
     }
     std::vector<std::string> unreadable;
     const std::map<std::string, int64_t> longest_runs =

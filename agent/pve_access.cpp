@@ -64,4 +64,12 @@ bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err) {
   return true;
 }
 
+bool ReadGuests(const PveAccess& access, std::vector<Guest>* guests, std::string* err) {
+  for (GuestReader* reader : access.guest_readers) {
+    if (reader->ListGuests(guests, err)) return true;
+  }
+  if (access.guest_readers.empty()) *err = "no way to read the guests is configured";
+  return false;
+}
+
 }  // namespace pbk

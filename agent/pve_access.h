@@ -29,4 +29,8 @@ struct PveAccess {
 // errors (an unreadable or unprivate token secret): *err says which.
 bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err);
 
+// Where the guests are now, from the first guest reader that answers.
+// False when none did (or there is none), with the last reader's error.
+bool ReadGuests(const PveAccess& access, std::vector<Guest>* guests, std::string* err);
+
 }  // namespace pbk

@@ -27,7 +27,7 @@
 #include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
-#include "time_zone.h"
+#include "test_time.h"
 
 namespace pbk::testing {
 namespace {

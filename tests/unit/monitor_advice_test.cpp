@@ -6,25 +6,16 @@
 #include <string>
 
 #include "schedule.h"
-#include "time_zone.h"
+#include "test_time.h"
 
 namespace pbk {
 namespace {
 
 using testing::ScopedTimeZone;
+using testing::Utc;
 
 constexpr int64_t kHour = 3600;
 constexpr int64_t kDay = 24 * kHour;
-
-int64_t Utc(int year, int month, int day, int hour = 0, int minute = 0) {
-  struct tm t {};
-  t.tm_year = year - 1900;
-  t.tm_mon = month - 1;
-  t.tm_mday = day;
-  t.tm_hour = hour;
-  t.tm_min = minute;
-  return static_cast<int64_t>(timegm(&t));
-}
 
 BackupJob Job(const std::string& schedule) {
   BackupJob job;

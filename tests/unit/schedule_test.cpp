@@ -9,23 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "time_zone.h"
+#include "test_time.h"
 
 namespace pbk {
 namespace {
 
 using testing::ScopedTimeZone;
-
-int64_t Utc(int year, int month, int day, int hour = 0, int minute = 0, int second = 0) {
-  struct tm t {};
-  t.tm_year = year - 1900;
-  t.tm_mon = month - 1;
-  t.tm_mday = day;
-  t.tm_hour = hour;
-  t.tm_min = minute;
-  t.tm_sec = second;
-  return static_cast<int64_t>(timegm(&t));
-}
+using testing::Utc;
 
 // "Sun 2026-03-29 03:00:00 CEST": the local time with its zone, as a person reads it.
 std::string Local(int64_t instant) {

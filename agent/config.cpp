@@ -54,6 +54,35 @@ std::pair<size_t, size_t> LineColumn(const std::string& text, size_t offset) {
   return {line, column};
 }
 
+// Where the number starts that json::parse found too large for a double: its
+// out_of_range exception carries no position, so the text is read once more
+// by a SAX parser that only notes where the error is.
+size_t NumberOverflowOffset(const std::string& text) {
+  struct Finder : json::json_sax_t {
+    size_t offset = 0;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t position, const std::string& token,
+                     const nlohmann::detail::exception&) override {
+      offset = position >= token.size() ? position - token.size() : 0;
+      return false;
+    }
+  } finder;
+  json::sax_parse(text, &finder, json::input_format_t::json, /*strict=*/true,
+                  /*ignore_comments=*/true);
+  return finder.offset;
+}
+
 // Collects problems, prefixed with where they are. A key's position is found
 // by looking for its quoted name in the text: when it occurs exactly once the
 // message carries its line and column, which is what an editor needs.
@@ -269,6 +298,17 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
     std::string what = e.what();
     // "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ..."
     if (size_t colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
+    errors->push_back(origin + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                      ": invalid JSON: " + what);
+    return false;
+  } catch (const json::out_of_range& e) {
+    // A number beyond a double: "[json.exception.out_of_range.406] number
+    // overflow parsing '1e400'", pointed at where the number starts.
+    auto [line, column] = LineColumn(text, NumberOverflowOffset(text));
+    std::string what = e.what();
+    if (size_t bracket = what.find("] "); bracket != std::string::npos) {
+      what = what.substr(bracket + 2);
+    }
     errors->push_back(origin + ":" + std::to_string(line) + ":" + std::to_string(column) +
                       ": invalid JSON: " + what);
     return false;

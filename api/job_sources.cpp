@@ -44,6 +44,15 @@ bool ParseJobsDocument(const std::string& body, const std::string& what,
     if (size_t colon = reason.find(": "); colon != std::string::npos) reason = reason.substr(colon + 2);
     *err = what + " is not valid JSON (" + reason + ")";
     return false;
+  } catch (const json::out_of_range& e) {
+    // A number beyond a double: "[json.exception.out_of_range.406] number
+    // overflow parsing '1e400'".
+    std::string reason = e.what();
+    if (size_t bracket = reason.find("] "); bracket != std::string::npos) {
+      reason = reason.substr(bracket + 2);
+    }
+    *err = what + " is not valid JSON (" + reason + ")";
+    return false;
   }
   std::string why;
   if (!ParseBackupJobList(document, jobs, &why)) {

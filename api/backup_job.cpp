@@ -79,7 +79,9 @@ bool ReadBool(const json& object, const char* key, bool* out, std::string* err) 
   if (it == object.end() || it->is_null()) return true;
   auto flag = LooseBool(*it);
   if (!flag) {
-    *err = std::string("\"") + key + "\" is " + it->dump() + ", expected a boolean";
+    // Bytes that are not UTF-8 are shown as U+FFFD (dump()'s default throws).
+    *err = std::string("\"") + key + "\" is " +
+           it->dump(-1, ' ', false, json::error_handler_t::replace) + ", expected a boolean";
     return false;
   }
   *out = *flag;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "sha1.h"
@@ -267,32 +268,60 @@ bool MatchCronLine(const std::string& line, CronFields* fields) {
   return true;
 }
 
-// get_options($vzdump_properties, $args, 'vmid'): bare words are guests,
-// "--key value" pairs are options; a flag without a value means 1.
-bool ParseVzdumpArgs(const std::vector<Word>& words, json* options, std::string* why) {
-  std::vector<std::string> vmids;
+// One argument of a vzdump line as get_options($vzdump_properties, $args,
+// 'vmid') reads it: a bare word is a guest; "--key value", "--key=value" and
+// "-key …" are options; an option without a value (the next word is another
+// option, or there is none) means 1.
+struct VzdumpArg {
+  std::string key;  // empty for a bare word
+  std::string value;
+  size_t word = 0;                        // the bare word's or the option's
+  size_t value_word = std::string::npos;  // the value's own word, if it has one
+  bool inline_value = false;              // "--key=value"
+};
+
+std::vector<VzdumpArg> ScanVzdumpArgs(const std::vector<Word>& words) {
+  std::vector<VzdumpArg> args;
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string& word = words[i].text;
+    VzdumpArg arg;
+    arg.word = i;
     if (!StartsWith(word, "-")) {
-      vmids.push_back(word);
+      arg.value = word;
+      args.push_back(std::move(arg));
       continue;
     }
-    std::string key = word.substr(StartsWith(word, "--") ? 2 : 1);
-    std::string value = "1";
-    if (size_t eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
+    arg.key = word.substr(StartsWith(word, "--") ? 2 : 1);
+    arg.value = "1";
+    if (size_t eq = arg.key.find('='); eq != std::string::npos) {
+      arg.value = arg.key.substr(eq + 1);
+      arg.key = arg.key.substr(0, eq);
+      arg.inline_value = true;
     } else if (i + 1 < words.size() && !StartsWith(words[i + 1].text, "-")) {
-      value = words[++i].text;
+      arg.value_word = ++i;
+      arg.value = words[i].text;
     }
-    if (VzdumpOptions().count(key) == 0) {
-      *why = "unknown vzdump option --" + key;
+    args.push_back(std::move(arg));
+  }
+  return args;
+}
+
+bool ParseVzdumpArgs(const std::vector<Word>& words, json* options, std::string* why) {
+  std::vector<std::string> vmids;
+  for (const VzdumpArg& arg : ScanVzdumpArgs(words)) {
+    if (arg.key.empty()) {
+      vmids.push_back(arg.value);
+      continue;
+    }
+    if (VzdumpOptions().count(arg.key) == 0) {
+      *why = "unknown vzdump option --" + arg.key;
       return false;
     }
-    if (key == "vmid") {
-      vmids.push_back(value);
+    // An option given twice keeps its last value, as in vzdump.
+    if (arg.key == "vmid") {
+      vmids.push_back(arg.value);
     } else {
-      (*options)[key] = value;
+      (*options)[arg.key] = arg.value;
     }
   }
   if (!vmids.empty()) {
@@ -386,29 +415,38 @@ bool PatchVzdumpCronScript(const std::string& text, const std::string& job_id,
   SplitShellWords(line.substr(fields.params_begin), &words, &why);
   const std::string quoted = ShellQuote(script);
 
-  std::string new_line;
-  bool replaced = false;
-  for (size_t i = 0; i < words.size(); ++i) {
-    if (words[i].text == "--script" && i + 1 < words.size()) {
-      const size_t begin = fields.params_begin + words[i + 1].begin;
-      const size_t end = fields.params_begin + words[i + 1].end;
-      new_line = line.substr(0, begin) + quoted + line.substr(end);
-      replaced = true;
-      break;
-    }
-    if (StartsWith(words[i].text, "--script=")) {
-      const size_t begin = fields.params_begin + words[i].begin;
-      const size_t end = fields.params_begin + words[i].end;
-      new_line = line.substr(0, begin) + "--script " + quoted + line.substr(end);
-      replaced = true;
-      break;
-    }
+  // vzdump uses the last --script (as ParseVzdumpCron does); that one is set,
+  // and any earlier one, which nothing reads, is left as it is.
+  std::optional<VzdumpArg> last;
+  for (VzdumpArg& arg : ScanVzdumpArgs(words)) {
+    if (arg.key == "script") last = std::move(arg);
   }
-  if (!replaced) {
+  const size_t params = fields.params_begin;
+  std::string new_line;
+  if (last && last->value_word != std::string::npos) {
+    // "--script VALUE": the value is replaced.
+    const Word& value = words[last->value_word];
+    new_line = line.substr(0, params + value.begin) + quoted + line.substr(params + value.end);
+  } else if (last && last->inline_value) {
+    // "--script=VALUE": the word becomes "--script HOOK".
+    const Word& option = words[last->word];
+    new_line = line.substr(0, params + option.begin) + "--script " + quoted +
+               line.substr(params + option.end);
+  } else if (last) {
+    // "--script" without a value (another option follows, or nothing): the
+    // hook becomes its value.
+    const Word& option = words[last->word];
+    new_line =
+        line.substr(0, params + option.end) + " " + quoted + line.substr(params + option.end);
+  } else {
     // Appended after the last word; trailing blanks (and a \r) stay last.
-    size_t keep = line.size();
-    while (keep > 0 && IsSpace(line[keep - 1])) --keep;
-    new_line = line.substr(0, keep) + " --script " + quoted + line.substr(keep);
+    size_t at = line.size();
+    while (at > params && IsSpace(line[at - 1])) --at;
+    // After a backslash, the space before "--script" would be escaped (and
+    // the line's last word would run into the option): then the option goes
+    // right after "vzdump" instead.
+    if (at > params && line[at - 1] == '\\') at = params;
+    new_line = line.substr(0, at) + " --script " + quoted + line.substr(at);
   }
   *patched = text.substr(0, it->line_begin) + new_line + text.substr(it->line_end);
   return true;

@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include <cstdio>
+
 #include "fs.h"
 #include "text.h"
 
@@ -64,6 +66,25 @@ std::string SafeFileName(std::string_view text) {
   return out;
 }
 
+// A run key names files: "<key>.json" in runs/ and spool/, and the atomic
+// writer's ".<key>.json.tmp.<pid>.<n>" beside them. A UPID's node name can be
+// long enough to take those past NAME_MAX (255 bytes), so a longer key is cut
+// and ends in a hash of all of it instead: the same run always gets the same
+// key, and two runs that differ only after the cut still get two.
+constexpr size_t kMaxKeyBytes = 200;
+
+std::string CapKey(const std::string& key) {
+  if (key.size() <= kMaxKeyBytes) return key;
+  uint64_t hash = 14695981039346656037u;  // 64-bit FNV-1a
+  for (char c : key) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211u;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return key.substr(0, kMaxKeyBytes - 17) + "-" + hex;
+}
+
 }  // namespace
 
 bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* worker,
@@ -76,8 +97,8 @@ bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* wo
     if (!upid_text.empty() && ParseUpid(upid_text, &upid)) {
       worker->upid = upid_text;
       worker->pid = ppid;
-      worker->key = SafeFileName("upid-" + upid.node + "-" + Split(upid_text, ':')[2] + "-" +
-                                 Split(upid_text, ':')[3] + "-" + Split(upid_text, ':')[4]);
+      worker->key = CapKey(SafeFileName("upid-" + upid.node + "-" + Split(upid_text, ':')[2] + "-" +
+                                        Split(upid_text, ':')[3] + "-" + Split(upid_text, ':')[4]));
       return true;
     }
   }

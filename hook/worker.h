@@ -34,7 +34,7 @@ std::string UpidFromCmdline(std::string_view cmdline);
 bool StartTimeFromStat(std::string_view stat, uint64_t* start_ticks);
 
 struct WorkerIdentity {
-  std::string key;   // names the run record; safe as a file name
+  std::string key;   // names the run record; safe as a file name, at most 200 bytes
   std::string upid;  // empty when the parent is not a task worker
   pid_t pid = 0;
 };

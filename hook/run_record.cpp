@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "fs.h"
@@ -69,6 +70,25 @@ constexpr int kFormat = 1;
 
 }  // namespace
 
+template <typename T>
+T WholeNumber(const json& value, const std::string& key) {
+  if (value.is_number_float()) {
+    throw NotAWholeNumber("\"" + key + "\" is " + value.dump() + ", expected a whole number");
+  }
+  if (!value.is_number()) return value.get<T>();  // json::type_error
+  constexpr T kMin = std::numeric_limits<T>::min();
+  constexpr T kMax = std::numeric_limits<T>::max();
+  if (value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(kMax)
+                                 : value.get<int64_t>() >= kMin && value.get<int64_t>() <= kMax) {
+    return value.get<T>();
+  }
+  throw NotAWholeNumber("\"" + key + "\" is " + value.dump() + ", expected a whole number from " +
+                        std::to_string(kMin) + " to " + std::to_string(kMax));
+}
+
+template int WholeNumber<int>(const json& value, const std::string& key);
+template int64_t WholeNumber<int64_t>(const json& value, const std::string& key);
+
 std::string SerializeRunRecord(const RunRecord& record) {
   json guests = json::array();
   for (const auto& guest : record.guests) {
@@ -115,24 +135,24 @@ bool ParseRunRecord(const std::string& text, RunRecord* record, std::string* err
     return false;
   }
   try {
-    if (document.at("format").get<int>() != kFormat) {
+    if (WholeNumber<int>(document.at("format"), "format") != kFormat) {
       *err = "unknown format " + document.at("format").dump();
       return false;
     }
     RunRecord result;
     result.key = document.at("key").get<std::string>();
     result.upid = document.at("upid").get<std::string>();
-    result.worker_pid = document.at("worker_pid").get<int>();
+    result.worker_pid = WholeNumber<int>(document.at("worker_pid"), "worker_pid");
     result.node = document.at("node").get<std::string>();
     result.storage = document.at("storage").get<std::string>();
     result.dumpdir = document.at("dumpdir").get<std::string>();
-    result.first_ms = document.at("first").get<int64_t>();
-    result.job_start_ms = document.at("job_start").get<int64_t>();
-    result.end_ms = document.at("end").get<int64_t>();
+    result.first_ms = WholeNumber<int64_t>(document.at("first"), "first");
+    result.job_start_ms = WholeNumber<int64_t>(document.at("job_start"), "job_start");
+    result.end_ms = WholeNumber<int64_t>(document.at("end"), "end");
     result.end_phase = document.at("end_phase").get<std::string>();
     for (const auto& item : document.at("guests")) {
       GuestRecord guest;
-      guest.vmid = item.at("vmid").get<int>();
+      guest.vmid = WholeNumber<int>(item.at("vmid"), "vmid");
       guest.type = item.at("type").get<std::string>();
       guest.name = item.at("name").get<std::string>();
       guest.mode = item.at("mode").get<std::string>();
@@ -143,8 +163,8 @@ bool ParseRunRecord(const std::string& text, RunRecord* record, std::string* err
         return false;
       }
       guest.result = *guest_result;
-      guest.started_ms = item.at("started").get<int64_t>();
-      guest.ended_ms = item.at("ended").get<int64_t>();
+      guest.started_ms = WholeNumber<int64_t>(item.at("started"), "started");
+      guest.ended_ms = WholeNumber<int64_t>(item.at("ended"), "ended");
       result.guests.push_back(std::move(guest));
     }
     result.job_id = document.at("job_id").get<std::string>();
@@ -158,12 +178,15 @@ bool ParseRunRecord(const std::string& text, RunRecord* record, std::string* err
     result.push.state = *state;
     result.push.up = push.at("up").get<bool>();
     result.push.message = push.at("message").get<std::string>();
-    result.push.ping_ms = push.at("ping").get<int64_t>();
-    result.push.at_ms = push.at("at").get<int64_t>();
+    result.push.ping_ms = WholeNumber<int64_t>(push.at("ping"), "ping");
+    result.push.at_ms = WholeNumber<int64_t>(push.at("at"), "at");
     result.push.detail = push.at("detail").get<std::string>();
     *record = std::move(result);
     return true;
   } catch (const json::exception& e) {
+    *err = std::string("malformed run record: ") + e.what();
+    return false;
+  } catch (const NotAWholeNumber& e) {
     *err = std::string("malformed run record: ") + e.what();
     return false;
   }

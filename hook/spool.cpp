@@ -37,7 +37,7 @@ bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* e
     return false;
   }
   try {
-    if (document.at("format").get<int>() != 1) {
+    if (WholeNumber<int>(document.at("format"), "format") != 1) {
       *err = "unknown format";
       return false;
     }
@@ -50,10 +50,12 @@ bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* e
     }
     result.up = status == "up";
     result.message = document.at("msg").get<std::string>();
-    if (!document.at("ping").is_null()) result.ping_ms = document.at("ping").get<int64_t>();
-    result.created_ms = document.at("created").get<int64_t>();
+    if (!document.at("ping").is_null()) {
+      result.ping_ms = WholeNumber<int64_t>(document.at("ping"), "ping");
+    }
+    result.created_ms = WholeNumber<int64_t>(document.at("created"), "created");
     result.run_key = document.at("run").get<std::string>();
-    result.attempts = document.at("attempts").get<int>();
+    result.attempts = WholeNumber<int>(document.at("attempts"), "attempts");
     result.last_error = document.at("last_error").get<std::string>();
     if (result.job_id.empty()) {
       *err = "no job id";
@@ -62,6 +64,9 @@ bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* e
     *push = std::move(result);
     return true;
   } catch (const json::exception& e) {
+    *err = std::string("malformed: ") + e.what();
+    return false;
+  } catch (const NotAWholeNumber& e) {
     *err = std::string("malformed: ") + e.what();
     return false;
   }

@@ -1,6 +1,7 @@
 #include "kuma_client.h"
 
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "text.h"
 
@@ -17,21 +18,25 @@ std::string BuildPushTarget(const std::string& base_path, const std::string& tok
 
 namespace {
 
-// Kuma answers {"ok":false,"msg":"…"}; anything else is shown shortened.
-std::string KumaMessage(const std::string& body) {
-  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_object() && parsed.contains("msg") && parsed["msg"].is_string()) {
-    return parsed["msg"].get<std::string>();
-  }
-  return TruncateUtf8(OneLine(body), 200);
-}
-
 std::string Scrub(std::string text, const std::string& secret) {
   if (secret.empty()) return text;
-  for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
-    text.replace(pos, secret.size(), "****");
+  static constexpr std::string_view kMask = "****";
+  // The search goes on after the mask: a secret such as "*" is found in it.
+  for (size_t pos = text.find(secret); pos != std::string::npos;
+       pos = text.find(secret, pos + kMask.size())) {
+    text.replace(pos, secret.size(), kMask);
   }
   return text;
+}
+
+// Kuma answers {"ok":false,"msg":"…"}; anything else is shown on one line
+// and shortened, SECRET scrubbed before the cut (which could leave part of it).
+std::string KumaMessage(const std::string& body, const std::string& secret) {
+  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_object() && parsed.contains("msg") && parsed["msg"].is_string()) {
+    return Scrub(parsed["msg"].get<std::string>(), secret);
+  }
+  return TruncateUtf8(Scrub(OneLine(body), secret), 200);
 }
 
 }  // namespace
@@ -60,15 +65,14 @@ bool KumaClient::Push(const std::string& token, const KumaPush& push, std::strin
       *failure = PushFailure::kNone;
       return true;
     }
-    *err = "Kuma answered 200 but did not confirm the push: " +
-           Scrub(KumaMessage(response.body), token);
+    *err = "Kuma answered 200 but did not confirm the push: " + KumaMessage(response.body, token);
     return false;
   }
   // Only what came from outside is scrubbed, so the hints stay readable
   // even with a token that happens to be an ordinary word.
   std::string text = "Kuma answered HTTP " + std::to_string(response.status);
   if (!response.reason.empty()) text += " " + Scrub(response.reason, token);
-  if (!response.body.empty()) text += ": " + Scrub(KumaMessage(response.body), token);
+  if (!response.body.empty()) text += ": " + KumaMessage(response.body, token);
   if (response.status == 404) {
     text += " (check the job's push_token and that its push monitor exists and is active)";
   } else if (response.status >= 300 && response.status < 400) {

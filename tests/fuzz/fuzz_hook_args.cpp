@@ -18,7 +18,8 @@
 //     once however many end phases follow: each end phase is followed by a
 //     job-abort here, and the count per key is kept across inputs until the
 //     state folder is cleared (every kClearEvery inputs);
-//   - exit codes are 0, 1 or 2.
+//   - exit codes are 0, 1 or 2;
+//   - no file descriptor is left open (checked when the state is cleared).
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -48,6 +49,17 @@ pbk::Config g_config;
 int64_t g_now = 1'732'000'000'000;
 int g_runs = 0;
 std::map<std::string, int> g_pushes_per_key;  // since the state folder was cleared
+size_t g_open_fds = 0;                          // after initialisation
+
+size_t OpenFds() {
+  std::error_code ignored;
+  size_t count = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ignored);
+       it != std::filesystem::directory_iterator(); it.increment(ignored)) {
+    ++count;
+  }
+  return count;
+}
 
 void WriteFile(const std::string& path, const std::string& content) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -56,6 +68,11 @@ void WriteFile(const std::string& path, const std::string& content) {
 }
 
 void ClearState() {
+  // Descriptors the hook left open would run a long vzdump job out of them.
+  if (g_open_fds != 0 && OpenFds() > g_open_fds + 4) {
+    pbk_fuzz::Violated("the hook leaks file descriptors: " + std::to_string(OpenFds()) +
+                       " open, " + std::to_string(g_open_fds) + " at the start");
+  }
   std::error_code ignored;
   std::filesystem::remove_all(g_config.paths.state_dir + "/runs", ignored);
   std::filesystem::remove_all(g_config.paths.state_dir + "/spool", ignored);
@@ -224,6 +241,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     std::fprintf(stderr, "fuzz_hook_args: %s\n", err.c_str());
     std::abort();
   }
+  g_open_fds = OpenFds();
   return 0;
 }
 

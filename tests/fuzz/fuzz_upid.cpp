@@ -20,8 +20,10 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
 }
 
+// A file name, short enough for "<key>.json" and the atomic writer's
+// ".<key>.json.tmp.<pid>.<n>" to stay within NAME_MAX (255 bytes).
 bool SafeKey(const std::string& key) {
-  if (key.empty() || key == "." || key == "..") return false;
+  if (key.empty() || key == "." || key == ".." || key.size() > 200) return false;
   for (char c : key) {
     if (c == '/' || c == '\0') return false;
   }
@@ -61,6 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string err;
   if (pbk::IdentifyWorker(g_proc, kPid, &worker, &err)) {
     if (!SafeKey(worker.key)) pbk_fuzz::Violated("a run key that is no file name: " + worker.key);
+    pbk::WorkerIdentity again;
+    if (!pbk::IdentifyWorker(g_proc, kPid, &again, &err) || again.key != worker.key) {
+      pbk_fuzz::Violated("the same worker gave another run key");
+    }
   } else if (err.empty()) {
     pbk_fuzz::Violated("IdentifyWorker failed without saying why");
   }

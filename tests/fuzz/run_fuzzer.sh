@@ -50,13 +50,24 @@ crashes=0
 tried=0
 status=0
 # A log shows a finding when it carries any sanitizer's or libFuzzer's report.
-finding_pattern='ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|SUMMARY: [A-Za-z]*Sanitizer|INVARIANT VIOLATED|==[0-9]+== ERROR'
+finding_pattern='terminate called|ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|SUMMARY: [A-Za-z]*Sanitizer|INVARIANT VIOLATED|==[0-9]+== ERROR'
 
 show_finding() {  # LOG
-  echo "---- fuzz $target: finding (log: $1) ----"
-  grep -E -A 30 "$finding_pattern" "$1" | head -60
-  grep -E "Test unit written to|artifact_prefix|Base64:" "$1" |
-    sed -e "s/^/fuzz $target: /" -e 's/Test unit written to/crashing input saved to/'
+  echo "---- fuzz $target: finding (full log: $1) ----"
+  # The report's own lines, then the top of its stack: the frames of the
+  # product (and nlohmann/json), with template arguments and parameter lists
+  # left out.
+  local report
+  report=$(grep -E -m 1 -A 200 "$finding_pattern" "$1")
+  grep -v -E '^ *#[0-9]+ ' <<<"$report" | grep -v -E '^(NOTE|SUMMARY|MS|Base64|artifact_prefix|stat::)' |
+    grep -v -e '^$' -e 'Combine libFuzzer' | head -6 | cut -c 1-200
+  grep -E '^ *#[0-9]+ ' <<<"$report" |
+    grep -v -E 'sanitizer|libc\.so|libstdc|nptl|raise\.c|abort\.c|std::terminate|__cxa_|fuzzer::|in _start|in main |0x[0-9a-f]+  *$' |
+    perl -pe '1 while s/<[^<>]*>//g; 1 while s/\((?!BuildId)[^()]*\)(?=[^:]*\s)//g; s/ \(BuildId: \w+\)//' |
+    head -8 | cut -c 1-200
+  grep -E "^SUMMARY|^MS: |^Base64: " "$1" | head -3
+  sed -n 's/.*Test unit written to \(.*\)/crashing input saved to \1/p' "$1" | sort -u |
+    sed "s/^/fuzz $target: /"
   echo "----"
 }
 
@@ -67,20 +78,26 @@ for dir in "$regressions" "$corpus"; do
   while IFS= read -r -d '' file; do inputs+=("$file"); done \
     < <(find "$dir" -type f ! -name '.*' ! -name 'README*' -print0 | sort -z)
 done
+seeds=()
 if [ ${#inputs[@]} -gt 0 ]; then
-  replay_log=$scratch/replay.log
   # One process per input: a regression that crashes must not hide the others.
   for input in "${inputs[@]}"; do
+    replay_log=$artifacts/replay.log
     "$binary" "${options[@]}" -runs=1 "$input" >"$replay_log" 2>&1
     rc=$?
     tried=$((tried + 1))
     if [ $rc -ne 0 ] || grep -Eq "$finding_pattern" "$replay_log"; then
       crashes=$((crashes + 1))
       status=1
+      kept=$artifacts/replay-$(basename "$input").log
+      mv "$replay_log" "$kept"
       echo "fuzz $target: FAILED on $input (exit $rc)"
-      show_finding "$replay_log"
+      show_finding "$kept"
+    else
+      seeds+=("$input")  # what still crashes would only stop the fuzzing at once
     fi
   done
+  rm -f "$artifacts/replay.log"
   echo "fuzz $target: replayed ${#inputs[@]} regression and corpus inputs, $crashes failed"
 fi
 
@@ -88,11 +105,11 @@ fi
 if [ "$seconds" -gt 0 ]; then
   mkdir -p "$scratch/corpus"
   n=0
-  for input in "${inputs[@]}"; do
+  for input in "${seeds[@]}"; do
     n=$((n + 1))
     cp "$input" "$scratch/corpus/$n-$(basename "$input")"
   done
-  fuzz_log=$scratch/fuzz.log
+  fuzz_log=$artifacts/fuzz.log
   "$binary" "${options[@]}" -max_total_time="$seconds" -print_final_stats=1 \
     "$scratch/corpus" >"$fuzz_log" 2>&1
   rc=$?
@@ -103,7 +120,7 @@ if [ "$seconds" -gt 0 ]; then
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
-  echo "fuzz $target: fuzzed ${seconds}s: ${executed:-0} executions, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}"
+  echo "fuzz $target: fuzzing (up to ${seconds}s): ${executed:-0} executions, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}"
   if [ $rc -ne 0 ] || grep -Eq "$finding_pattern" "$fuzz_log"; then
     crashes=$((crashes + 1))
     status=1

@@ -52,6 +52,18 @@ install_node_if_missing() {
   install_missing nodejs npm libnode-dev
 }
 
+# The libFuzzer targets need clang and sanitizers on every library they
+# reach, so they have a build of their own (PBK_FUZZ_BUILD_DIR, by default
+# build-fuzz); the normal build runs them as its fuzz.* tests, each for
+# PBK_FUZZ_SECONDS (30 unless configured otherwise). libFuzzer's runtime is
+# only recommended by Debian's clang, so it is named.
+FUZZ_BUILD_DIR=$(realpath -m "${PBK_FUZZ_BUILD_DIR:-build-fuzz}")
+build_fuzz() {
+  install_missing clang libclang-rt-14-dev
+  CXX=clang++ cmake -S . -B "$FUZZ_BUILD_DIR" -G Ninja -DPBK_FUZZ=ON >/dev/null
+  cmake --build "$FUZZ_BUILD_DIR" --target pbk_fuzz_targets
+}
+
 build() {
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBK_WERROR=ON >/dev/null
   cmake --build "$BUILD_DIR"
@@ -66,6 +78,8 @@ case "${1:-}" in
   test)
     install_missing
     install_node_if_missing
+    build_fuzz
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DPBK_FUZZ_BUILD_DIR="$FUZZ_BUILD_DIR" >/dev/null
     build
     exec ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
     ;;

@@ -78,6 +78,8 @@ case "${1:-}" in
   test)
     install_missing
     install_node_if_missing
+    # The Ansible role's tests: Ansible, its linter, Debian chroots, the .deb.
+    install_missing ansible ansible-lint debootstrap zstd dpkg-dev
     build_fuzz
     cmake -S . -B "$BUILD_DIR" -G Ninja -DPBK_FUZZ_BUILD_DIR="$FUZZ_BUILD_DIR" >/dev/null
     build

@@ -222,6 +222,7 @@ int CmdVerify(const Invocation& invocation) {
     return kExitUsage;
   }
   std::vector<BackupJob> jobs;
+  std::map<std::string, Placement> placements;  // by job id, once the jobs are read
   std::string source;
   if (pve.rest) {
     if (pve.rest->List(&jobs, &err)) {
@@ -300,6 +301,7 @@ int CmdVerify(const Invocation& invocation) {
         placement.why = placement.runs_here ? "no node restriction"
                                             : "the job is restricted to node " + job.node;
       }
+      placements[job.id] = placement;
       const bool mapped = config.jobs.count(job.id) > 0;
       if (mapped && placement.runs_here) {
         report.Add("monitor " + job.id, Status::kOk,
@@ -337,9 +339,18 @@ int CmdVerify(const Invocation& invocation) {
     if (std::find(chain.begin(), chain.end(), script) != chain.end()) {
       report.Add("old hook of " + id, Status::kOk, script + " still runs, through hook.chain");
     } else {
+      // Every node's guard fixes every job, so the node that replaced the
+      // script may not be the one that runs the job: say where to chain it.
+      auto placement = placements.find(id);
+      const bool elsewhere = placement != placements.end() && !placement->second.runs_here;
       report.Add("old hook of " + id, Status::kWarn,
-                 "the job ran " + script + " before the guard set this hook; it no longer runs",
-                 "add it to \"hook\": {\"chain\": [\"" + script + "\"]} in " + config.path +
+                 "the job ran " + script + " before the guard set this hook; it no longer runs" +
+                     (elsewhere ? " (the job does not run on this node: " +
+                                      placement->second.why + ")"
+                                : std::string()),
+                 "add it to \"hook\": {\"chain\": [\"" + script + "\"]} in " +
+                     (elsewhere ? "the configuration of the nodes that run the job"
+                                : config.path) +
                      " (or drop it if it is not needed)");
     }
   }

@@ -1170,6 +1170,39 @@ TEST_F(VerifyBlackboxTest, ListsTheKumaSettingsOfEveryMappedJob) {
   EXPECT_FALSE(Contains(verify.out, std::string("Kuma settings ") + kJobPve2)) << verify.out;
 }
 
+TEST_F(VerifyBlackboxTest, ReplacedHooksAreNamedWithWhereToChainThem) {
+  ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
+  const std::string pve2_hook = "/root/pve2-only.sh";
+  ASSERT_NO_FATAL_FAILURE(WriteJobFiles(
+      JobsCfg({SectionA(hook_), SectionNew(hook_), SectionB(hook_), SectionPve2(pve2_hook),
+               SectionUsb(kMountUsb), kRealmSync}),
+      kCronHead));
+  RunResult guard = Agent({"guard"});
+  ASSERT_EQ(guard.exit_code, 0) << guard.err;
+  RunResult verify = Agent({"verify"});
+  // The job that runs here: chain it in this node's configuration.
+  EXPECT_TRUE(HasLine(verify.out, std::string("WARN old hook of ") + kJobUsb + ": the job ran " +
+                                      kMountUsb +
+                                      " before the guard set this hook; it no longer runs"))
+      << verify.out;
+  EXPECT_TRUE(HasLine(verify.out, std::string("     fix: add it to \"hook\": {\"chain\": [\"") +
+                                      kMountUsb + "\"]} in " + config_path_ +
+                                      " (or drop it if it is not needed)"))
+      << verify.out;
+  // The job pinned to pve2, whose script this node's guard replaced.
+  EXPECT_TRUE(HasLine(verify.out, std::string("WARN old hook of ") + kJobPve2 + ": the job ran " +
+                                      pve2_hook +
+                                      " before the guard set this hook; it no longer runs (the "
+                                      "job does not run on this node: the job is restricted to "
+                                      "node pve2)"))
+      << verify.out;
+  EXPECT_TRUE(HasLine(verify.out, std::string("     fix: add it to \"hook\": {\"chain\": [\"") +
+                                      pve2_hook +
+                                      "\"]} in the configuration of the nodes that run the job "
+                                      "(or drop it if it is not needed)"))
+      << verify.out;
+}
+
 TEST_F(VerifyBlackboxTest, MissingHookScriptFails) {
   ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
   ASSERT_EQ(unlink(hook_.c_str()), 0);

@@ -27,6 +27,7 @@
 #include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
+#include "test_text.h"
 
 namespace pbk::testing {
 namespace {
@@ -43,17 +44,6 @@ constexpr char kToken[] = "fR7kW2qN9xT4mB6vL1cZ";
 constexpr int kJobEndRounds = 150;
 constexpr int kGuestRounds = 100;
 constexpr int kCronRounds = 100;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // REQUEST's query parameter KEY, or "".
 std::string QueryValue(const json& request, const char* key) {

@@ -27,6 +27,7 @@
 #include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
+#include "test_text.h"
 #include "test_time.h"
 
 namespace pbk::testing {
@@ -100,49 +101,10 @@ const std::string kRealmSync =
 
 // --- small helpers ----------------------------------------------------------
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-bool StartsWith(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
-
-bool HasLine(const std::string& text, const std::string& line) {
-  const auto lines = Lines(text);
-  return std::find(lines.begin(), lines.end(), line) != lines.end();
-}
-
 size_t CountLinesContaining(const std::string& text, const std::string& part) {
   const auto lines = Lines(text);
   return static_cast<size_t>(std::count_if(
       lines.begin(), lines.end(), [&](const std::string& l) { return Contains(l, part); }));
-}
-
-const json& At(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object() || !object.contains(key)) return kNull;
-  return object.at(key);
-}
-
-std::string Str(const json& object, const char* key) {
-  const json& value = At(object, key);
-  return value.is_string() ? value.get<std::string>() : std::string();
 }
 
 std::string Sha1Hex(const std::string& text) {
@@ -349,18 +311,8 @@ class PveBlackboxTest : public ::testing::Test {
 
   // The hook wrapper as the package installs it, running BINARY.
   void RenderWrapper(const std::string& binary = kBinDir + "/pbk-agent") {
-    std::string text = ReadText(kSourceDir + "/hook/vzdump-uptime-kuma-hook.sh.in");
-    ASSERT_TRUE(Contains(text, "@PBK_BINARY@") && Contains(text, "@PBK_CONFIG@")) << text;
-    auto replace_all = [&](const std::string& from, const std::string& to) {
-      for (size_t pos = text.find(from); pos != std::string::npos;
-           pos = text.find(from, pos + to.size())) {
-        text.replace(pos, from.size(), to);
-      }
-    };
-    replace_all("@PBK_BINARY@", binary);
-    replace_all("@PBK_CONFIG@", config_path_);
-    dir_.Write("vzdump-uptime-kuma-hook.sh", text);
-    ASSERT_EQ(chmod(hook_.c_str(), 0755), 0);
+    std::string err;
+    ASSERT_TRUE(RenderHookWrapper(kSourceDir, binary, config_path_, hook_, &err)) << err;
   }
 
   std::vector<std::string> AgentArgv(const std::vector<std::string>& args) const {

@@ -27,6 +27,7 @@
 #include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
+#include "test_text.h"
 
 namespace pbk::testing {
 namespace {
@@ -43,34 +44,6 @@ constexpr char kOtherToken[] = "Zr5Hd8Jq3NvT6kYw1GaE";
 
 const std::string kBinDir = PBK_BIN_DIR;
 const std::string kSourceDir = PBK_SOURCE_DIR;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-bool StartsWith(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// OBJECT[KEY], or null when OBJECT is not an object or has no KEY.
-const json& At(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object() || !object.contains(key)) return kNull;
-  return object.at(key);
-}
-
-// OBJECT[KEY] as a string; "" when it is missing or not a string.
-std::string Str(const json& object, const char* key) {
-  const json& value = At(object, key);
-  return value.is_string() ? value.get<std::string>() : std::string();
-}
 
 std::vector<std::string> FilesIn(const std::string& dir) {
   std::vector<std::string> names;
@@ -200,18 +173,10 @@ class HookBlackboxTest : public ::testing::Test {
   // The wrapper as the package installs it, pointing at the build's binary
   // and this test's configuration.
   void RenderWrapper() {
-    std::string text = ReadText(kSourceDir + "/hook/vzdump-uptime-kuma-hook.sh.in");
-    ASSERT_TRUE(Contains(text, "@PBK_BINARY@") && Contains(text, "@PBK_CONFIG@")) << text;
-    auto replace_all = [&](const std::string& from, const std::string& to) {
-      for (size_t pos = text.find(from); pos != std::string::npos;
-           pos = text.find(from, pos + to.size())) {
-        text.replace(pos, from.size(), to);
-      }
-    };
-    replace_all("@PBK_BINARY@", kBinDir + "/pbk-agent");
-    replace_all("@PBK_CONFIG@", config_path_);
-    wrapper_ = dir_.Write("vzdump-uptime-kuma-hook.sh", text);
-    ASSERT_EQ(chmod(wrapper_.c_str(), 0755), 0);
+    wrapper_ = dir_.Path("vzdump-uptime-kuma-hook.sh");
+    std::string err;
+    ASSERT_TRUE(RenderHookWrapper(kSourceDir, kBinDir + "/pbk-agent", config_path_, wrapper_, &err))
+        << err;
   }
 
   std::string Cert(const std::string& name) const { return dir_.Path("certs/" + name + ".pem"); }

@@ -46,6 +46,7 @@
 #include "suite_log.h"
 #include "test_certs.h"
 #include "test_dir.h"
+#include "test_text.h"
 
 namespace pbk::testing {
 namespace {
@@ -66,25 +67,10 @@ constexpr auto kStopGrace = seconds(10);
 
 // --- small helpers ------------------------------------------------------------
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 void WriteText(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
-}
-
-bool StartsWith(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // The last LINES lines of TEXT.
@@ -95,18 +81,6 @@ std::string Tail(const std::string& text, size_t lines) {
     if (pos == std::string::npos) return text;
   }
   return text.substr(pos + 1);
-}
-
-// OBJECT[KEY], or null when OBJECT is not an object or has no KEY.
-const json& At(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object() || !object.contains(key)) return kNull;
-  return object.at(key);
-}
-
-std::string Str(const json& object, const char* key) {
-  const json& value = At(object, key);
-  return value.is_string() ? value.get<std::string>() : std::string();
 }
 
 double Num(const json& object, const char* key) {
@@ -710,18 +684,10 @@ class KumaE2eTest : public ::testing::Test {
   // The wrapper as the package installs it, pointing at the build's binary
   // and this test's configuration.
   void RenderWrapper() {
-    std::string text = ReadText(kSourceDir + "/hook/vzdump-uptime-kuma-hook.sh.in");
-    ASSERT_TRUE(Contains(text, "@PBK_BINARY@") && Contains(text, "@PBK_CONFIG@")) << text;
-    auto replace_all = [&](const std::string& from, const std::string& to) {
-      for (size_t pos = text.find(from); pos != std::string::npos;
-           pos = text.find(from, pos + to.size())) {
-        text.replace(pos, from.size(), to);
-      }
-    };
-    replace_all("@PBK_BINARY@", kBinDir + "/pbk-agent");
-    replace_all("@PBK_CONFIG@", config_path_);
-    wrapper_ = dir_.Write("vzdump-uptime-kuma-hook.sh", text);
-    ASSERT_EQ(chmod(wrapper_.c_str(), 0755), 0);
+    wrapper_ = dir_.Path("vzdump-uptime-kuma-hook.sh");
+    std::string err;
+    ASSERT_TRUE(RenderHookWrapper(kSourceDir, kBinDir + "/pbk-agent", config_path_, wrapper_, &err))
+        << err;
   }
 
   // Uses the monitor of case KEY: the configuration (mode 0600) holds only

@@ -6,17 +6,12 @@
 #include <sstream>
 #include <thread>
 
+#include "test_text.h"
+
 namespace pbk::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // The "event" field of a log entry; "" if it has none.
 std::string EventName(const nlohmann::json& entry) {
@@ -41,7 +36,6 @@ FakeKuma::~FakeKuma() { Stop(); }
 
 bool FakeKuma::Start(std::string* err) {
   process_.Stop();
-  unlink(port_file_.c_str());
   std::vector<std::string> argv = {
       options_.python, options_.script,       "--cert",   options_.cert, "--key",
       options_.key,    "--port-file",         port_file_, "--log",       log_path_,
@@ -56,46 +50,13 @@ bool FakeKuma::Start(std::string* err) {
     argv.push_back("--status");
     argv.push_back(std::to_string(*options_.status));
   }
-  if (!process_.Start(argv, nullptr, stdout_path_, stderr_path_, err)) return false;
-
-  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < deadline) {
-    std::string text = ReadAll(port_file_);
-    if (!text.empty()) {
-      const int port = std::atoi(text.c_str());
-      if (port <= 0 || port > 65535) {
-        *err = "fake_kuma wrote a bad port file: " + text;
-        process_.Stop();
-        return false;
-      }
-      port_ = static_cast<uint16_t>(port);
-      return true;
-    }
-    if (!process_.Running()) {
-      *err = "fake_kuma ended before it listened (exit " + std::to_string(process_.exit_code()) +
-             "): " + ReadAll(stderr_path_);
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  *err = "fake_kuma did not listen within 10 s: " + ReadAll(stderr_path_);
-  process_.Stop();
-  return false;
+  return StartListening(&process_, argv, "fake_kuma", port_file_, stdout_path_, stderr_path_,
+                        &port_, err);
 }
 
 void FakeKuma::Stop() { process_.Stop(); }
 
-std::vector<nlohmann::json> FakeKuma::Events() const {
-  std::vector<nlohmann::json> events;
-  std::istringstream lines(ReadAll(log_path_));
-  std::string line;
-  while (std::getline(lines, line)) {
-    // A line being written right now has no newline yet and does not parse.
-    auto event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (event.is_object()) events.push_back(std::move(event));
-  }
-  return events;
-}
+std::vector<nlohmann::json> FakeKuma::Events() const { return JsonLines(log_path_); }
 
 std::vector<nlohmann::json> FakeKuma::Requests() const {
   std::vector<nlohmann::json> requests;

@@ -11,35 +11,16 @@
 #include <sstream>
 #include <thread>
 
+#include "test_text.h"
+
 namespace pbk::testing {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 bool WriteAll(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   out.close();
   return static_cast<bool>(out);
-}
-
-// The objects of a JSON-lines file; a line still being written is skipped.
-std::vector<nlohmann::json> JsonLines(const std::string& path) {
-  std::vector<nlohmann::json> entries;
-  std::istringstream lines(ReadAll(path));
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (entry.is_object()) entries.push_back(std::move(entry));
-  }
-  return entries;
 }
 
 // The "event" field of a log entry; "" if it has none.
@@ -76,7 +57,6 @@ FakePve::~FakePve() { Stop(); }
 
 bool FakePve::Start(std::string* err) {
   process_.Stop();
-  unlink(port_file_.c_str());
   char delay[32];
   std::snprintf(delay, sizeof delay, "%g", options_.auth_fail_delay);
   std::vector<std::string> argv = {options_.python,
@@ -97,31 +77,8 @@ bool FakePve::Start(std::string* err) {
                                    std::to_string(port_),
                                    "--auth-fail-delay",
                                    delay};
-  if (!process_.Start(argv, nullptr, stdout_path_, stderr_path_, err)) return false;
-
-  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < deadline) {
-    std::string text = ReadAll(port_file_);
-    if (!text.empty()) {
-      const int port = std::atoi(text.c_str());
-      if (port <= 0 || port > 65535) {
-        *err = "fake_pve wrote a bad port file: " + text;
-        process_.Stop();
-        return false;
-      }
-      port_ = static_cast<uint16_t>(port);
-      return true;
-    }
-    if (!process_.Running()) {
-      *err = "fake_pve ended before it listened (exit " + std::to_string(process_.exit_code()) +
-             "): " + ReadAll(stderr_path_);
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  *err = "fake_pve did not listen within 10 s: " + ReadAll(stderr_path_);
-  process_.Stop();
-  return false;
+  return StartListening(&process_, argv, "fake_pve", port_file_, stdout_path_, stderr_path_,
+                        &port_, err);
 }
 
 void FakePve::Stop() { process_.Stop(); }
@@ -154,7 +111,7 @@ bool FakePve::WriteRootFile(const std::string& name, const std::string& content)
   return WriteAll(RootPath(name), content);
 }
 
-std::string FakePve::ReadRootFile(const std::string& name) const { return ReadAll(RootPath(name)); }
+std::string FakePve::ReadRootFile(const std::string& name) const { return ReadText(RootPath(name)); }
 
 std::string FakePve::InstallPvesh(const std::string& dir) const {
   std::error_code ignored;

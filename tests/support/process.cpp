@@ -1,6 +1,7 @@
 #include "process.h"
 
 #include "suite_log.h"
+#include "test_text.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -305,6 +307,37 @@ void BackgroundProcess::Stop() {
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   Reaped(status);
+}
+
+bool StartListening(BackgroundProcess* process, const std::vector<std::string>& argv,
+                    const std::string& name, const std::string& port_file,
+                    const std::string& stdout_path, const std::string& stderr_path,
+                    uint16_t* port, std::string* err) {
+  unlink(port_file.c_str());
+  if (!process->Start(argv, nullptr, stdout_path, stderr_path, err)) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = ReadText(port_file);
+    if (!text.empty()) {
+      const int number = std::atoi(text.c_str());
+      if (number <= 0 || number > 65535) {
+        *err = name + " wrote a bad port file: " + text;
+        process->Stop();
+        return false;
+      }
+      *port = static_cast<uint16_t>(number);
+      return true;
+    }
+    if (!process->Running()) {
+      *err = name + " ended before it listened (exit " + std::to_string(process->exit_code()) +
+             "): " + ReadText(stderr_path);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  *err = name + " did not listen within 10 s: " + ReadText(stderr_path);
+  process->Stop();
+  return false;
 }
 
 }  // namespace pbk::testing

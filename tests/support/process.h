@@ -73,4 +73,14 @@ class BackgroundProcess {
   int signal_ = 0;
 };
 
+// Starts a fake server (ARGV) that writes the port it listens on to
+// PORT_FILE, and waits up to 10 s for that file: *port then holds the port.
+// False with *err (naming NAME and quoting its stderr) when the program
+// ended first, wrote no valid port or did not listen in time; it is then
+// stopped.
+bool StartListening(BackgroundProcess* process, const std::vector<std::string>& argv,
+                    const std::string& name, const std::string& port_file,
+                    const std::string& stdout_path, const std::string& stderr_path,
+                    uint16_t* port, std::string* err);
+
 }  // namespace pbk::testing

@@ -130,20 +130,27 @@ bool ParseBackupJob(const json& object, BackupJob* job, std::string* err) {
   return true;
 }
 
-bool ParseBackupJobList(const json& document, std::vector<BackupJob>* jobs, std::string* err) {
+const json* AnswerList(const json& document, const char* what, std::string* err) {
   const json* list = &document;
   if (document.is_object()) {
     auto data = document.find("data");
     if (data == document.end()) {
-      *err = "expected a list of jobs or {\"data\": [...]}, got an object without \"data\"";
-      return false;
+      *err = std::string("expected a list of ") + what +
+             " or {\"data\": [...]}, got an object without \"data\"";
+      return nullptr;
     }
     list = &*data;
   }
   if (!list->is_array()) {
-    *err = std::string("expected a list of jobs, got ") + list->type_name();
-    return false;
+    *err = std::string("expected a list of ") + what + ", got " + list->type_name();
+    return nullptr;
   }
+  return list;
+}
+
+bool ParseBackupJobList(const json& document, std::vector<BackupJob>* jobs, std::string* err) {
+  const json* list = AnswerList(document, "jobs", err);
+  if (list == nullptr) return false;
   std::vector<BackupJob> result;
   result.reserve(list->size());
   for (size_t i = 0; i < list->size(); ++i) {

@@ -37,6 +37,11 @@ bool ParseBackupJob(const nlohmann::json& object, BackupJob* job, std::string* e
 bool ParseBackupJobList(const nlohmann::json& document, std::vector<BackupJob>* jobs,
                         std::string* err);
 
+// The list in a PVE answer: the bare array pvesh prints, or the "data" of
+// the API's {"data": [...]}. WHAT names the entries in *err ("jobs").
+const nlohmann::json* AnswerList(const nlohmann::json& document, const char* what,
+                                 std::string* err);
+
 // Loose readers for PVE's values.
 std::optional<bool> LooseBool(const nlohmann::json& value);
 std::optional<int64_t> LooseInt(const nlohmann::json& value);

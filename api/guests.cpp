@@ -7,19 +7,8 @@ namespace pbk {
 using nlohmann::json;
 
 bool ParseGuestList(const json& document, std::vector<Guest>* guests, std::string* err) {
-  const json* list = &document;
-  if (document.is_object()) {
-    auto data = document.find("data");
-    if (data == document.end()) {
-      *err = "expected a list of guests or {\"data\": [...]}";
-      return false;
-    }
-    list = &*data;
-  }
-  if (!list->is_array()) {
-    *err = std::string("expected a list of guests, got ") + list->type_name();
-    return false;
-  }
+  const json* list = AnswerList(document, "guests", err);
+  if (list == nullptr) return false;
   std::vector<Guest> result;
   for (size_t i = 0; i < list->size(); ++i) {
     const json& entry = (*list)[i];

@@ -392,10 +392,6 @@ class PveBlackboxTest : public ::testing::Test {
   // product printed or wrote. The configuration, the token files and the
   // fakes' own logs hold them (or requests carrying them) by design.
   void ExpectNoSecretLeaked() {
-    std::vector<std::pair<std::string, std::string>> texts;
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      texts.emplace_back("captured output #" + std::to_string(i), outputs_[i]);
-    }
     std::set<std::string> exempt = {config_path_, tokens_path_, secret_file_};
     if (pve_) {
       exempt.insert(pve_->log_path());
@@ -403,15 +399,7 @@ class PveBlackboxTest : public ::testing::Test {
       exempt.insert(dir_.Path("pvesh-probe.jsonl"));
     }
     if (kuma_) exempt.insert(kuma_->log_path());
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(dir_.path(), ec);
-         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      if (!it->is_regular_file()) continue;
-      const std::string path = it->path().string();
-      if (exempt.count(path) > 0) continue;
-      texts.emplace_back(path, ReadText(path));
-    }
+    const auto texts = TextsToScan(outputs_, dir_.path(), exempt);
     for (const auto& secret : secrets_) {
       for (const auto& [where, text] : texts) {
         EXPECT_FALSE(Contains(text, secret)) << "a secret leaked into " << where << ":\n" << text;

@@ -319,19 +319,9 @@ class HookBlackboxTest : public ::testing::Test {
   // task logs, stdout/stderr, summaries, state and spool files. The config
   // holds them by design and the fake Kuma's event log records the URL.
   void ExpectNoSecretLeaked() {
-    std::vector<std::pair<std::string, std::string>> texts;
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      texts.emplace_back("captured output #" + std::to_string(i), outputs_[i]);
-    }
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(dir_.path(), ec);
-         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      if (!it->is_regular_file()) continue;
-      const std::string path = it->path().string();
-      if (path == config_path_ || (kuma_ && path == kuma_->log_path())) continue;
-      texts.emplace_back(path, ReadText(path));
-    }
+    std::set<std::string> exempt = {config_path_};
+    if (kuma_) exempt.insert(kuma_->log_path());
+    const auto texts = TextsToScan(outputs_, dir_.path(), exempt);
     for (const auto& secret : secrets_) {
       for (const auto& [where, text] : texts) {
         EXPECT_FALSE(Contains(text, secret)) << "a push token leaked into " << where << ":\n"

@@ -803,18 +803,7 @@ class KumaE2eTest : public ::testing::Test {
   // configuration holds them by design (and Kuma's database and log are
   // elsewhere, in the environment's folder).
   void ExpectNoTokenLeaked() {
-    std::vector<std::pair<std::string, std::string>> texts;
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      texts.emplace_back("captured output #" + std::to_string(i), outputs_[i]);
-    }
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(dir_.path(), ec);
-         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      const std::string path = it->path().string();
-      if (!it->is_regular_file() || path == config_path_) continue;
-      texts.emplace_back(path, ReadText(path));
-    }
+    const auto texts = TextsToScan(outputs_, dir_.path(), {config_path_});
     EXPECT_GT(texts.size(), 0u);
     for (const auto& token : g_env->Tokens()) {
       for (const auto& [where, text] : texts) {

@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pbk::testing {
@@ -67,6 +70,27 @@ inline std::vector<nlohmann::json> JsonLines(const std::string& path) {
     if (entry.is_object()) entries.push_back(std::move(entry));
   }
   return entries;
+}
+
+// What a secret must never appear in, as (where, text): each captured
+// output, and every regular file below DIR but the EXEMPT ones (the files
+// that hold secrets by design, such as the configuration).
+inline std::vector<std::pair<std::string, std::string>> TextsToScan(
+    const std::vector<std::string>& outputs, const std::string& dir,
+    const std::set<std::string>& exempt) {
+  std::vector<std::pair<std::string, std::string>> texts;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    texts.emplace_back("captured output #" + std::to_string(i), outputs[i]);
+  }
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    const std::string path = it->path().string();
+    if (!it->is_regular_file() || exempt.count(path) > 0) continue;
+    texts.emplace_back(path, ReadText(path));
+  }
+  return texts;
 }
 
 // The hook wrapper as the package installs it (hook/…sh.in with the

@@ -89,7 +89,7 @@ int CmdJobs(const Invocation& invocation) {
   const std::vector<RunRecord> runs = LoadAllRunRecords(config.paths.state_dir, &bad);
   for (const auto& file : bad) spdlog::warn("run record skipped: {}", file);
   const std::map<std::string, int64_t> longest_runs = LongestRunPerJob(runs);
-  const std::map<std::string, RunRecord> last = LatestRunPerJob(config.paths.state_dir);
+  const std::map<std::string, RunRecord> last = LatestRunPerJob(runs);
   const int64_t now = time(nullptr);
   const GuestIndex index(guests);
 

@@ -221,6 +221,9 @@ int CmdVerify(const Invocation& invocation) {
     report.Print(as_json);
     return kExitUsage;
   }
+  // The hook's run records, for the longest run and the last push per job.
+  std::vector<std::string> unreadable;
+  const std::vector<RunRecord> runs = LoadAllRunRecords(config.paths.state_dir, &unreadable);
   std::vector<BackupJob> jobs;
   std::map<std::string, Placement> placements;  // by job id, once the jobs are read
   std::string source;
@@ -286,9 +289,7 @@ int CmdVerify(const Invocation& invocation) {
                  "where the guests are could not be read (" + err +
                      "): jobs are judged by their node option alone");
     }
-    std::vector<std::string> unreadable;
-    const std::map<std::string, int64_t> longest_runs =
-        LongestRunPerJob(LoadAllRunRecords(config.paths.state_dir, &unreadable));
+    const std::map<std::string, int64_t> longest_runs = LongestRunPerJob(runs);
     const GuestIndex index(guests);
     std::set<std::string> ids;
     for (const auto& job : jobs) {
@@ -404,7 +405,7 @@ int CmdVerify(const Invocation& invocation) {
     report.Add("spool", Status::kFail, words,
                "pbk-agent flush (the guard's service runs it every few minutes)");
   }
-  const std::map<std::string, RunRecord> last = LatestRunPerJob(config.paths.state_dir);
+  const std::map<std::string, RunRecord> last = LatestRunPerJob(runs);
   for (const auto& [id, job] : config.jobs) {
     auto it = last.find(id);
     if (it == last.end()) {

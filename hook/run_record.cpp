@@ -241,13 +241,12 @@ std::vector<RunRecord> LoadAllRunRecords(const std::string& state_dir,
   return records;
 }
 
-std::map<std::string, RunRecord> LatestRunPerJob(const std::string& state_dir) {
+std::map<std::string, RunRecord> LatestRunPerJob(const std::vector<RunRecord>& runs) {
   std::map<std::string, RunRecord> last;
-  std::vector<std::string> unreadable;
-  for (auto& run : LoadAllRunRecords(state_dir, &unreadable)) {
+  for (const auto& run : runs) {
     if (run.job_id.empty() || run.end_phase.empty()) continue;
     auto it = last.find(run.job_id);
-    if (it == last.end() || it->second.end_ms < run.end_ms) last[run.job_id] = std::move(run);
+    if (it == last.end() || it->second.end_ms < run.end_ms) last[run.job_id] = run;
   }
   return last;
 }

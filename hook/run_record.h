@@ -97,7 +97,7 @@ int PruneRunRecords(const std::string& state_dir, int64_t cutoff_ms, std::string
 std::vector<RunRecord> LoadAllRunRecords(const std::string& state_dir,
                                          std::vector<std::string>* bad);
 
-// The last finished run of each job, by job id.
-std::map<std::string, RunRecord> LatestRunPerJob(const std::string& state_dir);
+// The last finished run of each job in RUNS, by job id.
+std::map<std::string, RunRecord> LatestRunPerJob(const std::vector<RunRecord>& runs);
 
 }  // namespace pbk

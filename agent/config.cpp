@@ -20,6 +20,7 @@ std::vector<std::string> Config::Secrets() const {
   for (const auto& [id, job] : jobs) {
     if (!job.push_token.empty()) secrets.push_back(job.push_token);
   }
+  if (!node_monitor.push_token.empty()) secrets.push_back(node_monitor.push_token);
   return secrets;
 }
 
@@ -186,6 +187,23 @@ class ObjectReader {
   std::vector<std::string> known_;
 };
 
+// A push token is required where its object is given, and must fit in a URL
+// path as it is. The message never repeats the token: it is a secret.
+void CheckPushToken(Problems* problems, const json& object, const std::string& object_path,
+                    const std::string& token, const char* whose) {
+  const std::string token_path = object_path + ".push_token";
+  if (!object.contains("push_token")) {
+    problems->Add(token_path, "",
+                  std::string("is required (the token of ") + whose + " Kuma push monitor)");
+  } else if (object.at("push_token").is_string()) {
+    bool clean = !token.empty() && token.size() <= 256;
+    for (unsigned char c : token) clean = clean && c > 0x20 && c < 0x7F;
+    if (!clean) {
+      problems->Add(token_path, "", "must be 1 to 256 printable ASCII characters without spaces");
+    }
+  }
+}
+
 bool IsDnsName(std::string_view name) {
   if (name.empty() || name.size() > 253) return false;
   for (const auto& label : Split(name, '.')) {
@@ -339,6 +357,7 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
     reader.String("server_name", &result.kuma.server_name);
     reader.Int("timeout_seconds", &result.kuma.timeout_seconds, 1, 300);
     reader.Int("grace_minutes", &result.kuma.grace_minutes, 0, 7 * 24 * 60);
+    reader.Int("heartbeat_interval_minutes", &result.kuma.heartbeat_interval_minutes, 5, 1440);
     reader.Finish();
     if (!kuma->contains("url")) {
       problems.Add("kuma.url", "", "is required (Kuma's address, as in \"https://192.0.2.10:3001\")");
@@ -381,20 +400,23 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
       ObjectReader reader(value, job_path, &problems);
       reader.String("push_token", &job.push_token);
       reader.Finish();
-      const std::string token_path = job_path + ".push_token";
-      if (!value.contains("push_token")) {
-        problems.Add(token_path, "", "is required (the token of the job's Kuma push monitor)");
-      } else if (value.at("push_token").is_string()) {
-        bool clean = !job.push_token.empty() && job.push_token.size() <= 256;
-        for (unsigned char c : job.push_token) clean = clean && c > 0x20 && c < 0x7F;
-        // The message must not repeat the token: it is a secret.
-        if (!clean) {
-          problems.Add(token_path, "",
-                       "must be 1 to 256 printable ASCII characters without spaces");
-        }
-      }
+      CheckPushToken(&problems, value, job_path, job.push_token, "the job's");
       result.jobs[id] = job;
     }
+  }
+
+  if (const json* node_monitor = top.Object("node_monitor")) {
+    ObjectReader reader(*node_monitor, "node_monitor", &problems);
+    reader.String("push_token", &result.node_monitor.push_token);
+    reader.Finish();
+    CheckPushToken(&problems, *node_monitor, "node_monitor", result.node_monitor.push_token,
+                   "the node's");
+  }
+
+  if (const json* refresh = top.Object("refresh")) {
+    ObjectReader reader(*refresh, "refresh", &problems);
+    reader.Int("start_grace_minutes", &result.refresh.start_grace_minutes, 1, 1440);
+    reader.Finish();
   }
 
   if (const json* pve = top.Object("pve")) {
@@ -495,6 +517,21 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
   return true;
 }
 
+std::string ConfigAdvice(const Config& config) {
+  // refresh pushes every monitor once per timer run; a monitor must wait at
+  // least two of those, or one late start of the timer is an alarm.
+  const int needed = 2 * (kTimerPeriodMinutes + kTimerJitterMinutes);
+  if (config.kuma.heartbeat_interval_minutes < needed) {
+    return "kuma.heartbeat_interval_minutes is " +
+           std::to_string(config.kuma.heartbeat_interval_minutes) +
+           ": refresh pushes every " + std::to_string(kTimerPeriodMinutes) + " to " +
+           std::to_string(kTimerPeriodMinutes + kTimerJitterMinutes) +
+           " minutes, so one late timer run turns monitors DOWN; use at least " +
+           std::to_string(needed) + " (default 15)";
+  }
+  return "";
+}
+
 bool CheckPrivateFile(const std::string& path, const std::string& what, std::string* err) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
@@ -524,7 +561,8 @@ bool LoadConfig(const std::string& path, Config* config, std::vector<std::string
     return false;
   }
   if (!ParseConfig(text, path, config, errors)) return false;
-  if (!config->jobs.empty() && !CheckPrivateFile(path, "push tokens", &err)) {
+  if ((!config->jobs.empty() || !config->node_monitor.push_token.empty()) &&
+      !CheckPrivateFile(path, "push tokens", &err)) {
     errors->push_back(err);
     return false;
   }

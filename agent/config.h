@@ -27,9 +27,30 @@ struct KumaConfig {
   std::string ca_file;      // empty: the system's CA store
   std::string server_name;  // empty: the certificate must carry the IP
   int timeout_seconds = 10;
-  // Added to a job's longest gap and longest run for the recommended
-  // heartbeat interval of its monitor.
+  // The heartbeat interval of every push monitor: `pbk-agent refresh` pushes
+  // each job's current state every few minutes, so one short interval fits
+  // every job whatever its schedule, and survives Kuma's restarts (a
+  // restart re-arms Kuma's missed-heartbeat timer a full interval later).
+  int heartbeat_interval_minutes = 15;
+  // Only for `jobs`: added to a job's longest gap and longest run when it
+  // shows what a monitor WITHOUT refresh would need (information only).
   int grace_minutes = 60;
+};
+
+// How often the timer starts guard, flush and refresh (units/*.timer:
+// OnUnitActiveSec=5min, RandomizedDelaySec=1min), for the interval check.
+inline constexpr int kTimerPeriodMinutes = 5;
+inline constexpr int kTimerJitterMinutes = 1;
+
+struct RefreshConfig {
+  // How long after a due start a run may take to begin (the scheduler checks
+  // once a minute; the node-wide vzdump lock may hold it back) before
+  // refresh reports the run as missed.
+  int start_grace_minutes = 30;
+};
+
+struct NodeMonitorConfig {
+  std::string push_token;  // empty: no node monitor
 };
 
 struct JobConfig {
@@ -74,6 +95,8 @@ struct Config {
   PathsConfig paths;
   GuardConfig guard;
   HookConfig hook;
+  RefreshConfig refresh;
+  NodeMonitorConfig node_monitor;
 
   // Every secret value the configuration holds, so output can be scrubbed.
   std::vector<std::string> Secrets() const;
@@ -95,5 +118,9 @@ bool CheckPrivateFile(const std::string& path, const std::string& what, std::str
 // Parses "https://IPv4[:port][/base]"; WHO names the server in messages
 // ("Kuma"); *err names the problem.
 bool ParseIpUrl(const std::string& url, const std::string& who, IpUrl* out, std::string* err);
+
+// A warning about settings that are valid but unwise (check-config prints
+// them), or "" when there is none.
+std::string ConfigAdvice(const Config& config);
 
 }  // namespace pbk

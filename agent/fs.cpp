@@ -109,13 +109,29 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
+}  // namespace
+
 bool SyncDir(const std::string& dir) {
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return false;
   return fsync(fd.get()) == 0;
 }
 
-}  // namespace
+bool RenameDurably(const std::string& from, const std::string& to, std::string* err) {
+  if (rename(from.c_str(), to.c_str()) != 0) {
+    *err = "renaming " + from + " to " + to + ": " + ErrnoText(errno);
+    return false;
+  }
+  SyncDir(DirName(to));
+  if (DirName(from) != DirName(to)) SyncDir(DirName(from));
+  return true;
+}
+
+bool RemoveFileDurably(const std::string& path, std::string* err) {
+  if (!RemoveFile(path, err)) return false;
+  SyncDir(DirName(path));
+  return true;
+}
 
 bool WriteFileAtomic(const std::string& path, std::string_view data, std::string* err) {
   return WriteFileAtomic(path, data, AtomicWriteOptions{}, err);

@@ -72,6 +72,16 @@ bool ListDir(const std::string& dir, std::vector<std::string>* names, std::strin
 // Removes PATH; a missing file is fine.
 bool RemoveFile(const std::string& path, std::string* err);
 
+// The same, and the folder flushed to disk afterwards, so that the removal
+// survives a power cut (the spool: an entry that came back would be sent again).
+bool RemoveFileDurably(const std::string& path, std::string* err);
+
+// rename(2), then both folders flushed to disk.
+bool RenameDurably(const std::string& from, const std::string& to, std::string* err);
+
+// fsync of a folder; false when it cannot be opened or flushed.
+bool SyncDir(const std::string& dir);
+
 // An advisory lock (flock) on a lock file, created if missing.
 class FileLock {
  public:

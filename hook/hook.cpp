@@ -43,15 +43,22 @@ std::optional<std::string> Env(const char* name) {
 }
 
 // The last line of defence for the deadline: if the push machinery itself
-// ever hung past the configured timeout, the process ends anyway. The push
-// is already in the spool at that point, so nothing owed is lost.
+// ever hung past the configured timeout, the process ends anyway. What it
+// says depends on whether the result made it into the spool first.
+volatile sig_atomic_t g_result_spooled = 0;
+
 void OnDeadline(int) {
-  static const char kMessage[] =
+  static const char kSpooled[] =
       "ERROR: the Kuma push did not finish within its deadline; the result stays spooled for "
       "`pbk-agent flush`\n";
-  ssize_t ignored = write(STDOUT_FILENO, kMessage, sizeof kMessage - 1);
+  static const char kLost[] =
+      "ERROR: the Kuma push did not finish within its deadline, and the result could not be "
+      "spooled either: it is lost; refresh reports the job's state from the run record\n";
+  const bool spooled = g_result_spooled != 0;
+  ssize_t ignored = spooled ? write(STDOUT_FILENO, kSpooled, sizeof kSpooled - 1)
+                            : write(STDOUT_FILENO, kLost, sizeof kLost - 1);
   (void)ignored;
-  _exit(0);
+  _exit(spooled ? 0 : 1);
 }
 
 void ArmDeadline(int seconds) {
@@ -264,6 +271,7 @@ int Hook::EndRun() {
   UniqueFd spool_lock;
   std::string spool_err;
   const bool spooled = SpoolPush(config_.paths.state_dir, &owed, &spool_lock, &spool_err);
+  g_result_spooled = spooled ? 1 : 0;
 
   // The record is saved once, after the push: until then the spool entry
   // is what says that this run's push is owed.
@@ -273,10 +281,16 @@ int Hook::EndRun() {
   record.push.ping_ms = outcome.duration_ms;
   record.push.at_ms = record.end_ms;
 
-  ArmDeadline(config_.kuma.timeout_seconds + 10);
+  // The wait for the job's lock (a flush or refresh pushing for the same
+  // job) and the push share one deadline.
+  ArmDeadline(2 * config_.kuma.timeout_seconds + 15);
   KumaPush push{outcome.up, outcome.message, outcome.duration_ms};
   std::string push_err;
-  const bool delivered = context_.send(job->second.push_token, push, &push_err, nullptr);
+  FileLock job_lock;
+  const bool delivered =
+      LockJob(config_.paths.state_dir, identity.job_id,
+              std::chrono::seconds(config_.kuma.timeout_seconds), &job_lock, &push_err) &&
+      context_.send(job->second.push_token, push, &push_err, nullptr);
   alarm(0);
 
   const char* status = outcome.up ? "up" : "down";
@@ -315,10 +329,13 @@ int Hook::EndRun() {
         status, identity.job_id, push_err, spool_err);
     exit_code = 1;
   }
-  spool_lock.Reset();
+  // Saved before the spool entry's lock goes: a flush that delivers the
+  // entry in between would otherwise have its note overwritten.
   if (!delivered && !SaveRunRecord(record_path_, record, &err)) {
     spdlog::error("pbk-agent: {}", err);
   }
+  spool_lock.Reset();
+  job_lock.Release();
   PruneRunRecords(config_.paths.state_dir, Now() - kKeepRunRecordsMs, &err);
   return exit_code;
 }

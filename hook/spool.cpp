@@ -6,16 +6,42 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "run_record.h"
 #include "text.h"
+#include "worker.h"
 
 namespace pbk {
 
 using nlohmann::json;
 
 std::string SpoolDir(const std::string& state_dir) { return JoinPath(state_dir, "spool"); }
+
+std::string FailedSpoolDir(const std::string& state_dir) {
+  return JoinPath(SpoolDir(state_dir), "failed");
+}
+
+bool LockJob(const std::string& state_dir, const std::string& job_id,
+             std::chrono::milliseconds wait, FileLock* lock, std::string* err) {
+  const std::string dir = JoinPath(state_dir, "locks");
+  if (!MakeDirs(dir, 0700, err)) return false;
+  const std::string path = JoinPath(dir, "job-" + FileNameKey(job_id) + ".lock");
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    bool acquired = false;
+    if (!lock->Acquire(path, FileLock::Mode::kTry, &acquired, err)) return false;
+    if (acquired) return true;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      *err = "job " + job_id + ": another pbk-agent process held its push lock (" + path +
+             ") for more than " + std::to_string(wait.count() / 1000) + " s";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 std::string SerializeSpooledPush(const SpooledPush& push) {
   json document = {{"format", 1},
@@ -103,9 +129,10 @@ bool SpooledOrSent(const std::string& state_dir, const std::string& run_key) {
   return access(entry.c_str(), F_OK) == 0 || access(SentPath(entry).c_str(), F_OK) == 0;
 }
 
-std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad) {
+namespace {
+
+std::vector<SpooledPush> ListEntries(const std::string& dir, std::vector<std::string>* bad) {
   std::vector<SpooledPush> entries;
-  const std::string dir = SpoolDir(state_dir);
   std::vector<std::string> names;
   std::string err;
   if (!ListDir(dir, &names, &err)) {
@@ -137,9 +164,16 @@ std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std
   return entries;
 }
 
-namespace {
-
 }  // namespace
+
+std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad) {
+  return ListEntries(SpoolDir(state_dir), bad);
+}
+
+std::vector<SpooledPush> ListFailedSpool(const std::string& state_dir,
+                                         std::vector<std::string>* bad) {
+  return ListEntries(FailedSpoolDir(state_dir), bad);
+}
 
 // Whether the run's record says this push was delivered already: a hook
 // killed between Kuma's answer and removing the spool entry leaves that.
@@ -179,27 +213,36 @@ void RemoveSentEntries(const std::string& state_dir, FlushReport* report) {
     if (ReadFile(path, &text, &err) && ParseSpooledPush(text, &push, &err)) {
       NoteDelivered(state_dir, push);
     }
-    if (!RemoveFile(path, &err)) report->errors.push_back(err);
+    if (!RemoveFileDurably(path, &err)) report->errors.push_back(err);
   }
 }
 
-FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_function) {
-  FlushReport report;
-  RemoveSentEntries(state_dir, &report);
-  std::vector<std::string> bad;
-  std::vector<SpooledPush> entries = ListSpool(state_dir, &bad);
-  for (auto& line : bad) report.errors.push_back(std::move(line));
+namespace {
 
-  bool kuma_unreachable = false;
-  for (auto& entry : entries) {
-    if (kuma_unreachable) {
-      ++report.skipped;
+// Moves an entry that can never be delivered to spool/failed/.
+bool GiveUp(const std::string& state_dir, const SpooledPush& entry, std::string* err) {
+  const std::string dir = FailedSpoolDir(state_dir);
+  if (!MakeDirs(dir, 0700, err)) return false;
+  const std::string name = entry.path.substr(entry.path.rfind('/') + 1);
+  return RenameDurably(entry.path, JoinPath(dir, name), err);
+}
+
+// Delivers the entries of one job, oldest first, with the job's lock held.
+void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
+              const PushFunction& push_function, const AfterDelivery& after,
+              bool* kuma_unreachable, FlushReport* report) {
+  const std::string& job_id = entries.front()->job_id;
+  int delivered = 0;
+  for (SpooledPush* entry_pointer : entries) {
+    SpooledPush& entry = *entry_pointer;
+    if (*kuma_unreachable) {
+      ++report->skipped;
       continue;
     }
     UniqueFd fd(open(entry.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) continue;  // delivered meanwhile
     if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-      ++report.skipped;  // a hook is pushing it right now
+      ++report->skipped;  // a hook is pushing it right now
       continue;
     }
     struct stat st {};
@@ -207,40 +250,97 @@ FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_fu
 
     std::string err;
     if (AlreadyDelivered(state_dir, entry)) {
-      if (RemoveFile(entry.path, &err)) {
-        report.lines.push_back("removed the push for job " + entry.job_id + " spooled " +
-                               FormatLocalTime(entry.created_ms) +
-                               ": Kuma had confirmed it already");
+      if (RemoveFileDurably(entry.path, &err)) {
+        report->lines.push_back("removed the push for job " + job_id + " spooled " +
+                                FormatLocalTime(entry.created_ms) +
+                                ": Kuma had confirmed it already");
       } else {
-        report.errors.push_back(err);
+        report->errors.push_back(err);
       }
       continue;
     }
     bool transport_failed = false;
-    if (push_function(entry.job_id, entry, &err, &transport_failed)) {
+    bool permanent = false;
+    if (push_function(job_id, entry, &err, &transport_failed, &permanent)) {
       std::string remove_err;
-      if (!RemoveFile(entry.path, &remove_err)) {
-        report.errors.push_back("delivered, but " + remove_err +
-                                " (it would be sent again: remove it by hand)");
+      if (!RemoveFileDurably(entry.path, &remove_err)) {
+        report->errors.push_back("delivered, but " + remove_err +
+                                 " (it would be sent again: remove it by hand)");
       }
       NoteDelivered(state_dir, entry);
-      ++report.delivered;
-      report.lines.push_back("delivered the " + std::string(entry.up ? "up" : "down") +
-                             " push for job " + entry.job_id + " spooled " +
-                             FormatLocalTime(entry.created_ms));
+      ++report->delivered;
+      ++delivered;
+      report->lines.push_back("delivered the " + std::string(entry.up ? "up" : "down") +
+                              " push for job " + job_id + " spooled " +
+                              FormatLocalTime(entry.created_ms) + " (marked late)");
       continue;
     }
-    ++report.failed;
-    report.errors.push_back("job " + entry.job_id + ": push spooled " +
-                            FormatLocalTime(entry.created_ms) + " not delivered: " + err);
     entry.attempts += 1;
     entry.last_error = err;
+    if (permanent && NowMs() - entry.created_ms >= kGiveUpAfterMs) {
+      std::string move_err;
+      if (GiveUp(state_dir, entry, &move_err)) {
+        ++report->given_up;
+        report->errors.push_back("job " + job_id + ": push spooled " +
+                                 FormatLocalTime(entry.created_ms) +
+                                 " can never be delivered (" + err + "); moved to " +
+                                 FailedSpoolDir(state_dir) + "/ for you to inspect");
+        continue;
+      }
+      report->errors.push_back(move_err);
+    }
+    ++report->failed;
+    report->errors.push_back("job " + job_id + ": push spooled " +
+                             FormatLocalTime(entry.created_ms) + " not delivered: " + err);
     std::string write_err;
     // The entry is rewritten under its lock; on failure the old one stays.
     if (!WriteFileAtomic(entry.path, SerializeSpooledPush(entry), &write_err)) {
-      report.errors.push_back(write_err);
+      report->errors.push_back(write_err);
     }
-    kuma_unreachable = transport_failed;
+    *kuma_unreachable = transport_failed;
+  }
+  if (delivered > 0 && after && !*kuma_unreachable) {
+    std::string err;
+    if (!after(job_id, &err)) {
+      report->errors.push_back("job " + job_id + ": its current state was not pushed after " +
+                               "the late results: " + err);
+    }
+  }
+}
+
+}  // namespace
+
+FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_function,
+                       const AfterDelivery& after, std::chrono::milliseconds job_lock_wait) {
+  FlushReport report;
+  RemoveSentEntries(state_dir, &report);
+  std::vector<std::string> bad;
+  std::vector<SpooledPush> entries = ListSpool(state_dir, &bad);
+  for (auto& line : bad) report.errors.push_back(std::move(line));
+
+  // Jobs in the order of their oldest entry; each job's entries oldest first.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<SpooledPush*>> by_job;
+  for (auto& entry : entries) {
+    auto& list = by_job[entry.job_id];
+    if (list.empty()) order.push_back(entry.job_id);
+    list.push_back(&entry);
+  }
+  bool kuma_unreachable = false;
+  for (const auto& job_id : order) {
+    auto& list = by_job[job_id];
+    if (kuma_unreachable) {
+      report.skipped += static_cast<int>(list.size());
+      continue;
+    }
+    FileLock lock;
+    std::string err;
+    if (!LockJob(state_dir, job_id, job_lock_wait, &lock, &err)) {
+      report.skipped += static_cast<int>(list.size());
+      report.errors.push_back(err);
+      continue;
+    }
+    FlushJob(state_dir, list, push_function, after, &kuma_unreachable, &report);
   }
   return report;
 }

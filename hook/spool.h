@@ -7,6 +7,7 @@
 // `flush` running at the same moment skips it instead of sending it twice.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,6 +31,17 @@ struct SpooledPush {
 };
 
 std::string SpoolDir(const std::string& state_dir);
+// Entries that can never be delivered (their job has no monitor any more, or
+// Kuma refuses the token) end here after kGiveUpAfterMs, kept for the admin.
+std::string FailedSpoolDir(const std::string& state_dir);
+inline constexpr int64_t kGiveUpAfterMs = 24LL * 3600 * 1000;
+
+// One lock per job (state_dir/locks/job-<id>.lock). The hook, flush and
+// refresh push to a job's monitor only while they hold it, so pushes of one
+// job never overtake each other. Waits at most WAIT; false with *err when
+// the lock was not had by then or cannot be taken at all.
+bool LockJob(const std::string& state_dir, const std::string& job_id,
+             std::chrono::milliseconds wait, FileLock* lock, std::string* err);
 
 std::string SerializeSpooledPush(const SpooledPush& push);
 bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* err);
@@ -50,22 +62,39 @@ bool SpooledOrSent(const std::string& state_dir, const std::string& run_key);
 
 // Entries oldest first; unreadable files are named in *bad, never removed.
 std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad);
+// The entries given up on, in spool/failed/, oldest first.
+std::vector<SpooledPush> ListFailedSpool(const std::string& state_dir,
+                                         std::vector<std::string>* bad);
 
 // Sends one push for JOB_ID; false with *err when it was not confirmed.
 // *transport_failed tells a dead or unreachable Kuma from a refusal.
+// *permanent tells that it can never succeed as things are (the job has no
+// monitor, or Kuma refuses the token): such an entry is given up on once it
+// is older than kGiveUpAfterMs.
 using PushFunction = std::function<bool(const std::string& job_id, const SpooledPush& push,
-                                        std::string* err, bool* transport_failed)>;
+                                        std::string* err, bool* transport_failed,
+                                        bool* permanent)>;
+
+// Called once per job after something of it was delivered, with that job's
+// lock held: pushes the job's current state, so the last heartbeat is the
+// present truth and not an old result. False with *err when that failed.
+using AfterDelivery = std::function<bool(const std::string& job_id, std::string* err)>;
 
 struct FlushReport {
   int delivered = 0;
   int failed = 0;   // tried and not confirmed
   int skipped = 0;  // not tried (Kuma down, or a hook is pushing it right now)
+  int given_up = 0;  // moved to spool/failed/ this time
   std::vector<std::string> lines;  // one per entry, for the log
   std::vector<std::string> errors;
 };
 
-// Delivers the spool oldest first, removing each entry only after Kuma
-// confirmed it. Stops trying once Kuma cannot be reached at all.
-FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push);
+// Delivers the spool oldest first, job by job under each job's lock,
+// removing each entry only after Kuma confirmed it; then AFTER (if given)
+// for every job something was delivered for. Stops trying once Kuma cannot
+// be reached at all. JOB_LOCK_WAIT bounds the wait for a job's lock.
+FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push,
+                       const AfterDelivery& after = nullptr,
+                       std::chrono::milliseconds job_lock_wait = std::chrono::seconds(30));
 
 }  // namespace pbk

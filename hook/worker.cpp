@@ -87,6 +87,8 @@ std::string CapKey(const std::string& key) {
 
 }  // namespace
 
+std::string FileNameKey(std::string_view text) { return CapKey(SafeFileName(text)); }
+
 bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* worker,
                     std::string* err) {
   const std::string dir = JoinPath(proc_root, std::to_string(ppid));
@@ -112,6 +114,32 @@ bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* wo
   worker->upid.clear();
   worker->pid = ppid;
   worker->key = "pid-" + std::to_string(ppid) + "-" + std::to_string(start_ticks);
+  return true;
+}
+
+bool WorkerAlive(const std::string& proc_root, uint64_t pid, uint64_t start_ticks) {
+  std::string stat, err;
+  uint64_t ticks = 0;
+  return pid > 0 &&
+         ReadFile(JoinPath(JoinPath(proc_root, std::to_string(pid)), "stat"), &stat, &err) &&
+         StartTimeFromStat(stat, &ticks) && ticks == start_ticks;
+}
+
+bool RunWorker(const std::string& upid_text, const std::string& key, uint64_t* pid,
+               uint64_t* start_ticks) {
+  Upid upid;
+  if (!upid_text.empty() && ParseUpid(upid_text, &upid)) {
+    *pid = upid.pid;
+    *start_ticks = upid.pstart;
+    return true;
+  }
+  const std::vector<std::string> parts = Split(key, '-');
+  if (parts.size() != 3 || parts[0] != "pid") return false;
+  auto parsed_pid = ParseUnsigned(parts[1]);
+  auto parsed_ticks = ParseUnsigned(parts[2]);
+  if (!parsed_pid || !parsed_ticks) return false;
+  *pid = *parsed_pid;
+  *start_ticks = *parsed_ticks;
   return true;
 }
 

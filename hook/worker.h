@@ -43,4 +43,19 @@ struct WorkerIdentity {
 bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* worker,
                     std::string* err);
 
+// TEXT as a file name: characters other than [A-Za-z0-9.@-] become '_', and
+// a name over 200 bytes is cut with a hash of all of it (NAME_MAX).
+std::string FileNameKey(std::string_view text);
+
+// Whether the worker of a run still runs: the process PID exists under
+// PROC_ROOT and started at START_TICKS (clock ticks since boot, as in the
+// UPID's PSTART), so a recycled pid is not taken for the worker.
+bool WorkerAlive(const std::string& proc_root, uint64_t pid, uint64_t start_ticks);
+
+// The worker of a run record: from its UPID, else from a key the hook made
+// for a parent that is no task worker ("pid-<pid>-<ticks>"). False when
+// neither names one.
+bool RunWorker(const std::string& upid, const std::string& key, uint64_t* pid,
+               uint64_t* start_ticks);
+
 }  // namespace pbk

@@ -35,7 +35,7 @@ TEST(SpoolTest, FlushDeliversOldestFirstAndRemovesOnlyWhatKumaConfirmed) {
   }
   std::vector<Sent> sent;
   FlushReport report = FlushSpool(dir.path(), [&](const std::string& job, const SpooledPush& push,
-                                                  std::string* why, bool* transport_failed) {
+                                                  std::string* why, bool* transport_failed, bool*) {
     sent.push_back({job, push.created_ms});
     *transport_failed = false;
     if (job == "j3") {
@@ -71,7 +71,7 @@ TEST(SpoolTest, FlushStopsTryingWhenKumaCannotBeReached) {
   }
   int calls = 0;
   FlushReport report = FlushSpool(
-      dir.path(), [&](const std::string&, const SpooledPush&, std::string* why, bool* transport) {
+      dir.path(), [&](const std::string&, const SpooledPush&, std::string* why, bool* transport, bool*) {
         ++calls;
         *why = "connection refused";
         *transport = true;
@@ -92,7 +92,7 @@ TEST(SpoolTest, AnEntryLockedByAPushingHookIsLeftAlone) {
   ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err));
   ASSERT_TRUE(lock.valid());
   int calls = 0;
-  auto count = [&](const std::string&, const SpooledPush&, std::string*, bool*) {
+  auto count = [&](const std::string&, const SpooledPush&, std::string*, bool*, bool*) {
     ++calls;
     return true;
   };
@@ -134,7 +134,7 @@ TEST(SpoolTest, AnEntryWhosePushWasConfirmedIsRemovedUnsent) {
   lock.Reset();
   int calls = 0;
   FlushReport report = FlushSpool(dir.path(), [&](const std::string&, const SpooledPush&,
-                                                  std::string*, bool*) {
+                                                  std::string*, bool*, bool*) {
     ++calls;
     return true;
   });
@@ -155,7 +155,7 @@ TEST(SpoolTest, DeliveryIsNotedInTheRunRecord) {
   UniqueFd lock;
   ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err));
   lock.Reset();
-  FlushSpool(dir.path(), [](const std::string&, const SpooledPush&, std::string*, bool*) {
+  FlushSpool(dir.path(), [](const std::string&, const SpooledPush&, std::string*, bool*, bool*) {
     return true;
   });
   bool exists = false;

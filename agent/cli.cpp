@@ -16,6 +16,8 @@ const std::vector<Command>& Commands() {
        CmdHook},
       {"guard", "[--dry-run] [--json]", "make every backup job run the hook", CmdGuard},
       {"verify", "[--json]", "check that this node is set up right", CmdVerify},
+      {"refresh", "[--dry-run] [--json]",
+       "push every monitored job's current state and the node's health to Kuma", CmdRefresh},
       {"flush", "", "deliver spooled pushes to Uptime Kuma, oldest first", CmdFlush},
       {"jobs", "[--json]", "list the backup jobs and their monitors", CmdJobs},
       {"check-config", "", "parse and check the configuration only", CmdCheckConfig},
@@ -40,7 +42,8 @@ void PrintHelp(FILE* out) {
                "  --config FILE                      configuration (default %s)\n"
                "  --debug                            more detail in the log\n\n"
                "exit codes: 0 all good; 1 something is wrong (drift left, a check failed,\n"
-               "a push failed and was spooled); 2 usage or configuration error.\n"
+               "a push failed and was spooled, refresh pushed a monitor down); 2 usage or\n"
+               "configuration error.\n"
                "Guest phases of the hook always exit 0.\n",
                kDefaultConfigPath);
 }

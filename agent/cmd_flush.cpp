@@ -1,12 +1,18 @@
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <memory>
 
 #include "commands.h"
 #include "fs.h"
 #include "hook.h"
 #include "log.h"
+#include "node_view.h"
+#include "pve_access.h"
 #include "spool.h"
 #include "text.h"
 
@@ -42,7 +48,13 @@ int CmdFlush(const Invocation& invocation) {
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
 
   std::string err;
-  if (access(config.paths.state_dir.c_str(), F_OK) != 0) return kExitOk;  // nothing ever spooled
+  struct stat st {};
+  if (stat(config.paths.state_dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return kExitOk;  // nothing ever spooled
+    spdlog::error("cannot look into {}: {}; spooled pushes cannot be delivered",
+                  config.paths.state_dir, ErrnoText(errno));
+    return kExitProblem;
+  }
   FileLock lock;
   bool acquired = false;
   if (!lock.Acquire(JoinPath(config.paths.state_dir, "flush.lock"), FileLock::Mode::kTry,
@@ -57,24 +69,45 @@ int CmdFlush(const Invocation& invocation) {
 
   PushSender send = MakeKumaSender(config.kuma);
   auto push = [&](const std::string& job_id, const SpooledPush& entry, std::string* why,
-                  bool* transport_failed) {
+                  bool* transport_failed, bool* permanent) {
     *transport_failed = false;
+    *permanent = false;
     auto job = config.jobs.find(job_id);
     if (job == config.jobs.end()) {
       *why = "job " + job_id + " has no push_token in " + config.path + " any more";
+      *permanent = true;
       return false;
     }
     KumaPush message;
     message.up = entry.up;
-    message.message = "delivered late, run ended " + FormatLocalTime(entry.created_ms) + ": " +
-                      entry.message;
+    message.message = TruncateUtf8("delivered late, run ended " + FormatLocalTime(entry.created_ms) +
+                                       ": " + entry.message,
+                                   kMaxPushMessageBytes);
     message.ping_ms = entry.ping_ms;
     PushFailure failure = PushFailure::kNone;
     bool ok = send(job->second.push_token, message, why, &failure);
     *transport_failed = failure == PushFailure::kTransport;
+    *permanent = failure == PushFailure::kRefused;
     return ok;
   };
-  FlushReport report = FlushSpool(config.paths.state_dir, push);
+  // After late results, the job's present state, so the last heartbeat is
+  // the truth of now. What that needs is read once, at the first need.
+  std::unique_ptr<PveAccess> pve;
+  std::unique_ptr<NodeView> view;
+  auto after = [&](const std::string& job_id, std::string* why) {
+    if (!view) {
+      pve = std::make_unique<PveAccess>();
+      if (!OpenPveAccess(config, pve.get(), why)) return false;
+      view = std::make_unique<NodeView>(config, *pve, static_cast<int64_t>(time(nullptr)));
+    }
+    const JobStatus status = view->StatusOf(job_id);
+    if (!PushJobStatus(send, config.jobs.at(job_id).push_token, status, why)) return false;
+    spdlog::info("pushed the current state of job {}: {} ({}): {}", job_id,
+                 status.up ? "up" : "DOWN", JobStateName(status.state), status.message);
+    return true;
+  };
+  FlushReport report = FlushSpool(config.paths.state_dir, push, after,
+                                  std::chrono::seconds(config.kuma.timeout_seconds + 5));
   for (const auto& line : report.lines) spdlog::info("{}", line);
   for (const auto& line : report.errors) spdlog::error("{}", line);
   if (report.skipped > 0) {
@@ -89,6 +122,8 @@ int CmdCheckConfig(const Invocation& invocation) {
   if (!ParseFlags(invocation, {}, "pbk-agent check-config", &flags)) return kExitUsage;
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
+  const std::string advice = ConfigAdvice(config);
+  if (!advice.empty()) spdlog::warn("{}: {}", config.path, advice);
   std::printf("%s: OK (node %s; Kuma %s, %s; %zu job(s) with a push monitor)\n",
               config.path.c_str(), config.node.c_str(), config.kuma.url.c_str(),
               config.kuma.server_name.empty()

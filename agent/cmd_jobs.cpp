@@ -61,23 +61,12 @@ int CmdJobs(const Invocation& invocation) {
   }
   std::vector<BackupJob> jobs;
   std::string source;
-  for (JobReader* reader : pve.readers) {
-    if (reader->List(&jobs, &err)) {
-      source = reader->Name();
-      break;
-    }
-    spdlog::warn("reading the jobs through {} failed: {}", reader->Name(), err);
-  }
-  if (source.empty()) {
-    JobCache cache;
-    bool exists = false;
-    if (!LoadJobCache(JoinPath(config.paths.state_dir, kJobCacheFile), &cache, &exists, &err) ||
-        !exists) {
-      spdlog::error("no job list available (and none cached by the guard)");
-      return kExitProblem;
-    }
-    jobs = cache.jobs;
-    source = "the guard's cache from " + FormatLocalTime(cache.written_ms);
+  std::vector<std::string> warnings;
+  const bool listed = ReadJobs(pve, config.paths.state_dir, &jobs, &source, &warnings, &err);
+  for (const auto& line : warnings) spdlog::warn("{}", line);
+  if (!listed) {
+    spdlog::error("{}", err);
+    return kExitProblem;
   }
 
   // Where the guests are now, for whether each job runs on this node.

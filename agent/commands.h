@@ -7,6 +7,8 @@
 
 #include "cli.h"
 #include "config.h"
+#include "hook.h"
+#include "refresh.h"
 
 namespace pbk {
 
@@ -16,6 +18,12 @@ int CmdGuard(const Invocation& invocation);
 int CmdJobs(const Invocation& invocation);
 int CmdVerify(const Invocation& invocation);
 int CmdCheckConfig(const Invocation& invocation);
+int CmdRefresh(const Invocation& invocation);
+
+// Pushes a job's current state (refresh.h) to its monitor, without `ping`.
+// The caller holds the job's lock.
+bool PushJobStatus(const PushSender& send, const std::string& token, const JobStatus& status,
+                   std::string* err);
 
 // Reads a command's flags: each argument must be one of ALLOWED. On an
 // unknown one, logs USAGE and returns false.

@@ -72,4 +72,28 @@ bool ReadGuests(const PveAccess& access, std::vector<Guest>* guests, std::string
   return false;
 }
 
+bool ReadJobs(const PveAccess& access, const std::string& state_dir,
+              std::vector<BackupJob>* jobs, std::string* source,
+              std::vector<std::string>* warnings, std::string* err) {
+  for (JobReader* reader : access.readers) {
+    std::string why;
+    if (reader->List(jobs, &why)) {
+      *source = reader->Name();
+      return true;
+    }
+    warnings->push_back("reading the jobs through " + reader->Name() + " failed: " + why);
+  }
+  JobCache cache;
+  bool exists = false;
+  std::string why;
+  if (!LoadJobCache(JoinPath(state_dir, kJobCacheFile), &cache, &exists, &why) || !exists) {
+    *err = "no job list available (and none cached by the guard" +
+           (why.empty() ? std::string(")") : ": " + why + ")");
+    return false;
+  }
+  *jobs = cache.jobs;
+  *source = "the guard's cache from " + FormatLocalTime(cache.written_ms);
+  return true;
+}
+
 }  // namespace pbk

@@ -806,16 +806,22 @@ TEST_F(HookBlackboxTest, KumaDownAtJobEndIsSpooledAndFlushDeliversItOnce) {
   EXPECT_EQ(flush.exit_code, 0) << flush.out << flush.err;
   EXPECT_TRUE(Contains(flush.err, std::string("delivered the up push for job ") + kJobId))
       << flush.err;
-  json request = OnlyRequest();
+  // The late result, then the job's current state: the last beat is now's.
+  auto requests = kuma_->Requests();
+  ASSERT_EQ(requests.size(), 2u) << json(requests).dump(1);
+  const json& request = requests[0];
   ExpectPush(request, kToken, "up");
   EXPECT_TRUE(StartsWith(Msg(request), "delivered late, run ended")) << Msg(request);
   EXPECT_TRUE(Contains(Msg(request), "all 2 guests backed up")) << Msg(request);
   EXPECT_TRUE(At(request, "query").contains("ping")) << request.dump();
+  const json& current = requests[1];
+  EXPECT_EQ(Str(current, "path"), std::string("/api/push/") + kToken);
+  EXPECT_FALSE(At(current, "query").contains("ping")) << current.dump();
   EXPECT_TRUE(SpoolFiles().empty());
 
   RunResult again = Agent({"flush"});
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
-  EXPECT_EQ(kuma_->Requests().size(), 1u);
+  EXPECT_EQ(kuma_->Requests().size(), 2u);
 }
 
 TEST_F(HookBlackboxTest, KumaRefusingTheTokenIsSpooledWithKumasReason) {

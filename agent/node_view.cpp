@@ -1,0 +1,209 @@
+#include "node_view.h"
+
+#include <algorithm>
+#include <set>
+
+#include "fs.h"
+#include "job_identity.h"
+#include "pve_access.h"
+#include "spool.h"
+#include "text.h"
+#include "worker.h"
+
+namespace pbk {
+
+namespace {
+
+// A spooled push older than this is stuck: flush runs every timer period.
+constexpr int64_t kStuckAfterMs = 3LL * kTimerPeriodMinutes * 60 * 1000;
+
+std::string VmidList(const std::vector<int>& vmids) {
+  std::vector<std::string> words;
+  for (int vmid : vmids) words.push_back(std::to_string(vmid));
+  if (words.size() > 10) {
+    const size_t more = words.size() - 10;
+    words.resize(10);
+    words.push_back("+" + std::to_string(more) + " more");
+  }
+  return Join(words, ", ");
+}
+
+}  // namespace
+
+NodeView::NodeView(const Config& config, const PveAccess& pve, int64_t now)
+    : config_(config), now_(now) {
+  std::string err;
+  jobs_known_ = ReadJobs(pve, config.paths.state_dir, &jobs_, &source_, &warnings_, &err);
+  if (!jobs_known_) jobs_problem_ = err;
+  for (const auto& job : jobs_) by_id_[job.id] = &job;
+
+  guests_known_ = ReadGuests(pve, &guests_, &err);
+  if (!guests_known_) guests_problem_ = err;
+
+  std::vector<std::string> bad;
+  runs_ = LoadAllRunRecords(config.paths.state_dir, &bad);
+  for (const auto& line : bad) warnings_.push_back("run record skipped: " + line);
+  const std::string cache = JoinPath(config.paths.state_dir, kJobCacheFile);
+  for (const auto& run : runs_) {
+    std::string job_id = run.job_id;
+    if (job_id.empty() && run.end_phase.empty()) {
+      // A run still going on (or whose worker died) is not attributed yet.
+      JobIdentity identity = IdentifyJob(config.paths.scheduler_dir, cache, run, config.node);
+      if (identity.found) job_id = identity.job_id;
+    }
+    if (!job_id.empty()) runs_by_job_[job_id].push_back(&run);
+  }
+  for (auto& [id, list] : runs_by_job_) {
+    std::stable_sort(list.begin(), list.end(), [](const RunRecord* a, const RunRecord* b) {
+      return RunStart(*a) > RunStart(*b);
+    });
+  }
+
+  if (!LoadRefreshMemory(JoinPath(config.paths.state_dir, kRefreshMemoryFile), &memory_, &err)) {
+    warnings_.push_back(err);
+  }
+  if (jobs_known_) ObserveJobs(jobs_, now_, &memory_);
+}
+
+bool NodeView::SaveObservations(std::string* err) const {
+  if (!jobs_known_) return true;
+  if (!MakeDirs(config_.paths.state_dir, 0700, err)) return false;
+  return SaveRefreshMemory(JoinPath(config_.paths.state_dir, kRefreshMemoryFile), memory_, err);
+}
+
+std::vector<std::string> NodeView::MonitoredJobs() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, job] : config_.jobs) ids.push_back(id);
+  return ids;
+}
+
+std::optional<Placement> NodeView::PlacementOf(const BackupJob& job) const {
+  if (!guests_known_) return std::nullopt;
+  return PlaceJob(job, guests_, config_.node);
+}
+
+JobFacts NodeView::FactsOf(const std::string& job_id) const {
+  JobFacts facts;
+  facts.job_id = job_id;
+  auto job = by_id_.find(job_id);
+  if (job != by_id_.end()) {
+    facts.job = job->second;
+    facts.placement = PlacementOf(*job->second);
+  } else if (!jobs_known_) {
+    // Unknown is not gone: judge by what is on this node alone.
+    facts.job = nullptr;
+  }
+  if (auto runs = runs_by_job_.find(job_id); runs != runs_by_job_.end()) {
+    facts.runs = runs->second;
+  }
+  for (const RunRecord* run : facts.runs) {
+    if (!run->end_phase.empty()) continue;
+    uint64_t pid = 0, ticks = 0;
+    if (RunWorker(run->upid, run->key, &pid, &ticks) &&
+        WorkerAlive(config_.paths.proc, pid, ticks)) {
+      facts.running = run;
+      break;
+    }
+  }
+  std::string err;
+  if (!LoadSchedulerState(config_.paths.scheduler_dir, job_id, &facts.scheduler, &err)) {
+    facts.scheduler = SchedulerState{};
+  }
+  Upid upid;
+  if (!facts.scheduler.upid.empty() && ParseUpid(facts.scheduler.upid, &upid)) {
+    facts.scheduler_worker_alive = WorkerAlive(config_.paths.proc, upid.pid, upid.pstart);
+  }
+  if (auto observed = memory_.jobs.find(job_id); observed != memory_.jobs.end()) {
+    facts.observed_change = observed->second.since;
+  }
+  return facts;
+}
+
+JobStatus NodeView::StatusOf(const std::string& job_id) const {
+  if (!jobs_known_) {
+    JobStatus status;
+    status.state = JobState::kUnknown;
+    status.message = config_.node + ": state unknown: " + jobs_problem_;
+    return status;
+  }
+  return JudgeJob(FactsOf(job_id), config_.node, now_,
+                  int64_t{config_.refresh.start_grace_minutes} * 60);
+}
+
+NodeHealth NodeView::Health() const {
+  NodeHealth health;
+  auto& problems = health.problems;
+  if (!jobs_known_) problems.push_back("the job list cannot be read: " + jobs_problem_);
+  if (!guests_known_) {
+    problems.push_back("where the guests are cannot be read (" + guests_problem_ +
+                       "): jobs without a monitor and unprotected guests go unseen");
+  }
+  const std::set<std::string> excluded(config_.guard.exclude.begin(),
+                                       config_.guard.exclude.end());
+  std::set<int> covered;
+  std::vector<std::string> unmonitored, without_hook;
+  int runs_here = 0;
+  for (const auto& job : jobs_) {
+    if (!job.enabled) continue;
+    std::optional<Placement> placement = PlacementOf(job);
+    if (placement) covered.insert(placement->guests_here.begin(), placement->guests_here.end());
+    const bool here = (job.node.empty() || job.node == config_.node) &&
+                      (!placement || placement->runs_here);
+    if (!here) continue;
+    ++runs_here;
+    if (config_.jobs.count(job.id) == 0 && excluded.count(job.id) == 0) {
+      unmonitored.push_back(job.id);
+    }
+    if (job.script != config_.paths.hook_script && excluded.count(job.id) == 0) {
+      without_hook.push_back(job.id + (job.script.empty() ? " (no hook)" : " (" + job.script + ")"));
+    }
+  }
+  if (!unmonitored.empty()) {
+    problems.push_back("job(s) running here without a monitor: " + Join(unmonitored, ", "));
+  }
+  if (!without_hook.empty()) {
+    problems.push_back("the hook is not in effect for job(s) " + Join(without_hook, ", "));
+  }
+  if (guests_known_) {
+    std::vector<int> unprotected;
+    for (const auto& guest : guests_) {
+      if (guest.node == config_.node && !guest.is_template && covered.count(guest.vmid) == 0) {
+        unprotected.push_back(guest.vmid);
+      }
+    }
+    std::sort(unprotected.begin(), unprotected.end());
+    if (!unprotected.empty()) {
+      problems.push_back("guest(s) " + VmidList(unprotected) +
+                         " on this node are in no enabled backup job");
+    }
+  }
+  std::vector<std::string> bad;
+  const std::vector<SpooledPush> spooled = ListSpool(config_.paths.state_dir, &bad);
+  int stuck = 0;
+  int64_t oldest = 0;
+  for (const auto& entry : spooled) {
+    if (now_ * 1000 - entry.created_ms < kStuckAfterMs) continue;
+    if (stuck++ == 0) oldest = entry.created_ms;
+  }
+  if (stuck > 0) {
+    problems.push_back(std::to_string(stuck) + " push(es) stuck in the spool since " +
+                       FormatLocalTime(oldest) + " (pbk-agent flush tells why)");
+  }
+  const std::vector<SpooledPush> failed = ListFailedSpool(config_.paths.state_dir, &bad);
+  if (!failed.empty()) {
+    problems.push_back(std::to_string(failed.size()) + " push(es) that can never be delivered in " +
+                       FailedSpoolDir(config_.paths.state_dir) + "/ (pbk-agent verify lists them)");
+  }
+  if (!bad.empty()) problems.push_back("unreadable spool entries: " + bad.front());
+
+  health.up = problems.empty();
+  if (health.up) {
+    health.message = config_.node + ": pbk-agent OK: " + std::to_string(runs_here) +
+                     " job(s) run here, all monitored, the hook in effect for each, spool empty";
+  } else {
+    health.message = TruncateUtf8(config_.node + ": " + Join(problems, "; "), 1400);
+  }
+  return health;
+}
+
+}  // namespace pbk

@@ -1,0 +1,351 @@
+#include "refresh.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "fs.h"
+#include "outcome.h"
+#include "schedule.h"
+#include "text.h"
+#include "worker.h"
+
+namespace pbk {
+
+using nlohmann::json;
+
+std::optional<int64_t> SchedulerState::LastStart() const {
+  if (!exists) return std::nullopt;
+  if (upid_start > 0) return upid_start;
+  return time;
+}
+
+bool ParseSchedulerState(const std::string& text, SchedulerState* state, std::string* err) {
+  const json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object()) {
+    *err = "not a JSON object";
+    return false;
+  }
+  SchedulerState result;
+  result.exists = true;
+  if (auto it = document.find("state"); it != document.end()) {
+    auto value = LooseString(*it);
+    if (!value) {
+      *err = "\"state\" is not a string";
+      return false;
+    }
+    result.state = *value;
+  }
+  if (auto it = document.find("msg"); it != document.end() && !it->is_null()) {
+    result.msg = LooseString(*it).value_or(OneLine(it->dump()));
+  }
+  if (auto it = document.find("time"); it != document.end() && !it->is_null()) {
+    auto value = LooseInt(*it);
+    if (!value || *value < 0) {
+      *err = "\"time\" is not a time in seconds: " + OneLine(it->dump());
+      return false;
+    }
+    result.time = *value;
+  }
+  if (auto it = document.find("upid"); it != document.end() && !it->is_null()) {
+    auto value = LooseString(*it);
+    Upid upid;
+    if (!value || !ParseUpid(*value, &upid)) {
+      *err = "\"upid\" is not a UPID: " + TruncateUtf8(OneLine(it->dump()), 120);
+      return false;
+    }
+    result.upid = *value;
+    result.upid_start = static_cast<int64_t>(upid.starttime);
+  }
+  *state = std::move(result);
+  return true;
+}
+
+bool LoadSchedulerState(const std::string& scheduler_dir, const std::string& job_id,
+                        SchedulerState* state, std::string* err) {
+  const std::string path = JoinPath(scheduler_dir, "vzdump-" + job_id + ".json");
+  std::string text;
+  bool exists = false;
+  *state = SchedulerState{};
+  if (!ReadFileIfExists(path, &text, &exists, err)) return false;
+  if (!exists) return true;
+  // pvescheduler reads an empty file as its default state.
+  if (Trim(text).empty()) {
+    state->exists = true;
+    state->state = "created";
+    state->time = 0;
+    return true;
+  }
+  if (!ParseSchedulerState(text, state, err)) {
+    *err = path + ": " + *err;
+    return false;
+  }
+  return true;
+}
+
+bool LoadRefreshMemory(const std::string& path, RefreshMemory* memory, std::string* err) {
+  std::string text;
+  bool exists = false;
+  *memory = RefreshMemory{};
+  if (!ReadFileIfExists(path, &text, &exists, err)) return false;
+  if (!exists) return true;
+  const json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const json* jobs = document.is_object() && document.contains("jobs") ? &document["jobs"] : nullptr;
+  if (jobs == nullptr || !jobs->is_object()) {
+    *err = path + ": not what pbk-agent writes (no \"jobs\" object); it is rebuilt";
+    return false;
+  }
+  for (const auto& [id, entry] : jobs->items()) {
+    if (!entry.is_object()) continue;
+    ObservedJob observed;
+    observed.schedule = LooseString(entry.value("schedule", json(""))).value_or("");
+    observed.enabled = LooseBool(entry.value("enabled", json(true))).value_or(true);
+    observed.since = LooseInt(entry.value("since", json(0))).value_or(0);
+    memory->jobs[id] = observed;
+  }
+  return true;
+}
+
+bool SaveRefreshMemory(const std::string& path, const RefreshMemory& memory, std::string* err) {
+  json jobs = json::object();
+  for (const auto& [id, observed] : memory.jobs) {
+    jobs[id] = {{"schedule", observed.schedule},
+                {"enabled", observed.enabled},
+                {"since", observed.since}};
+  }
+  const json document = {{"format", 1}, {"jobs", std::move(jobs)}};
+  return WriteFileAtomic(path, document.dump(1, ' ', false, json::error_handler_t::replace) + "\n",
+                         err);
+}
+
+bool ObserveJobs(const std::vector<BackupJob>& jobs, int64_t now, RefreshMemory* memory) {
+  bool changed = false;
+  std::map<std::string, ObservedJob> seen;
+  for (const auto& job : jobs) {
+    auto old = memory->jobs.find(job.id);
+    if (old != memory->jobs.end() && old->second.schedule == job.schedule &&
+        old->second.enabled == job.enabled) {
+      seen[job.id] = old->second;
+      continue;
+    }
+    seen[job.id] = ObservedJob{job.schedule, job.enabled, now};
+    changed = true;
+  }
+  changed = changed || seen.size() != memory->jobs.size();
+  memory->jobs = std::move(seen);
+  return changed;
+}
+
+const char* JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kOk: return "ok";
+    case JobState::kFailed: return "failed";
+    case JobState::kRunning: return "running";
+    case JobState::kVanished: return "vanished";
+    case JobState::kMissed: return "missed";
+    case JobState::kNotHere: return "not-here";
+    case JobState::kNoRunYet: return "no-run-yet";
+    case JobState::kDisabled: return "disabled";
+    case JobState::kGone: return "gone";
+    case JobState::kWithoutHook: return "without-hook";
+    case JobState::kNotStarted: return "not-started";
+    case JobState::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+int64_t RunStart(const RunRecord& run) {
+  Upid upid;
+  if (!run.upid.empty() && ParseUpid(run.upid, &upid)) return static_cast<int64_t>(upid.starttime);
+  return run.first_ms / 1000;
+}
+
+namespace {
+
+std::string Time(int64_t seconds) { return FormatLocalTime(seconds * 1000); }
+
+// The hook's verdict on a finished run (older records may lack it).
+std::pair<bool, std::string> Verdict(const RunRecord& run) {
+  if (!run.push.message.empty()) return {run.push.up, run.push.message};
+  Outcome outcome = JudgeRun(run);
+  return {outcome.up, outcome.message};
+}
+
+std::string LastRunWords(const RunRecord* last_ended, const SchedulerState& scheduler) {
+  if (last_ended != nullptr) {
+    return "last run " + Time(RunStart(*last_ended)) + ": " +
+           (Verdict(*last_ended).first ? "ok" : "FAILED");
+  }
+  if (auto start = scheduler.LastStart(); start && *start > 0 && scheduler.state != "created") {
+    return "last run " + Time(*start) + " (by the scheduler's record)";
+  }
+  return "no run on record";
+}
+
+class Judge {
+ public:
+  Judge(const JobFacts& facts, const std::string& node, int64_t now, int64_t grace)
+      : facts_(facts), node_(node), now_(now), grace_(grace) {
+    for (const RunRecord* run : facts.runs) {
+      if (latest_ == nullptr) latest_ = run;
+      if (last_ended_ == nullptr && !run->end_phase.empty()) last_ended_ = run;
+    }
+    record_start_ = latest_ != nullptr ? RunStart(*latest_) : 0;
+  }
+
+  JobStatus Run();
+
+ private:
+  JobStatus Make(JobState state, bool up, const std::string& message) const {
+    JobStatus status;
+    status.state = state;
+    status.up = up;
+    status.message = TruncateUtf8(node_ + ": " + message, 1400);
+    status.last_start = last_start_;
+    status.next_run = next_run_;
+    return status;
+  }
+  bool RunsHere(std::string* why) const;
+  bool SawUpid(const std::string& upid) const {
+    return std::any_of(facts_.runs.begin(), facts_.runs.end(),
+                       [&](const RunRecord* run) { return run->upid == upid; });
+  }
+  std::string NextRunWords() const {
+    return next_run_ ? "; next run " + Time(*next_run_) : "; no run scheduled";
+  }
+
+  const JobFacts& facts_;
+  const std::string& node_;
+  const int64_t now_;
+  const int64_t grace_;
+  const RunRecord* latest_ = nullptr;
+  const RunRecord* last_ended_ = nullptr;
+  int64_t record_start_ = 0;
+  int64_t last_start_ = 0;
+  std::optional<int64_t> next_run_;
+};
+
+bool Judge::RunsHere(std::string* why) const {
+  const BackupJob& job = *facts_.job;
+  if (!job.node.empty() && job.node != node_) {
+    *why = "the job runs on node " + job.node + " only";
+    return false;
+  }
+  if (facts_.placement && !facts_.placement->runs_here) {
+    *why = facts_.placement->why;
+    return false;
+  }
+  return true;
+}
+
+JobStatus Judge::Run() {
+  if (facts_.job == nullptr) {
+    return Make(JobState::kGone, false,
+                "no such job any more: backup job " + facts_.job_id +
+                    " has a monitor here, but PVE lists no such job");
+  }
+  const BackupJob& job = *facts_.job;
+  if (!job.enabled) return Make(JobState::kDisabled, false, "disabled: no backups are made");
+
+  last_start_ = std::max({record_start_, facts_.scheduler.LastStart().value_or(0),
+                          facts_.observed_change.value_or(0)});
+  CalendarEvent event;
+  std::string schedule_error;
+  const bool scheduled = !job.schedule.empty();
+  if (scheduled && !ParseCalendarEvent(job.schedule, &event, &schedule_error)) {
+    return Make(JobState::kUnknown, false,
+                "cannot tell when the job is due: " + schedule_error);
+  }
+  if (job.IsLegacy()) event.skipped_time = SkippedTimeRule::kRunAfterJump;
+  if (scheduled) next_run_ = NextRun(event, now_);
+
+  if (facts_.running != nullptr) {
+    // A run that was missed before this one began stays the news until
+    // this one ends.
+    const int64_t running_start = RunStart(*facts_.running);
+    int64_t before = facts_.observed_change.value_or(0);
+    for (const RunRecord* run : facts_.runs) {
+      if (run != facts_.running) before = std::max(before, RunStart(*run));
+    }
+    if (facts_.scheduler.upid != facts_.running->upid) {
+      before = std::max(before, std::min(running_start - 1,
+                                         facts_.scheduler.LastStart().value_or(0)));
+    }
+    const std::optional<int64_t> due = scheduled ? NextRun(event, before) : std::nullopt;
+    const bool missed = due && *due + grace_ <= running_start;
+    std::string previous = last_ended_ != nullptr
+                               ? "; " + LastRunWords(last_ended_, facts_.scheduler)
+                               : "; no earlier run on record";
+    if (missed) previous = "; before it, the run due " + Time(*due) + " did not start";
+    return Make(JobState::kRunning,
+                !missed && (last_ended_ == nullptr || Verdict(*last_ended_).first),
+                "running since " + Time(running_start) + previous);
+  }
+  if (facts_.scheduler.state == "started" && facts_.scheduler_worker_alive) {
+    return Make(JobState::kRunning, last_ended_ == nullptr || Verdict(*last_ended_).first,
+                "running since " + Time(facts_.scheduler.upid_start) + " (started by the "
+                "scheduler); " + LastRunWords(last_ended_, facts_.scheduler));
+  }
+
+  std::string elsewhere;
+  if (!RunsHere(&elsewhere)) {
+    return Make(JobState::kNotHere, true, "nothing to back up on this node: " + elsewhere);
+  }
+  if (scheduled) {
+    const std::optional<int64_t> due = NextRun(event, last_start_);
+    if (due && now_ >= *due + grace_) {
+      JobStatus status = Make(JobState::kMissed, false,
+                              "run due " + Time(*due) + " did not start (" +
+                                  LastRunWords(last_ended_, facts_.scheduler) + ")");
+      status.due = due;
+      return status;
+    }
+  }
+
+  // The newest thing that happened to the job decides.
+  const SchedulerState& scheduler = facts_.scheduler;
+  if (!scheduler.upid.empty() && scheduler.upid_start > record_start_ &&
+      !SawUpid(scheduler.upid)) {
+    return Make(JobState::kWithoutHook, false,
+                "ran without the hook: the scheduler started a run at " +
+                    Time(scheduler.upid_start) +
+                    " that pbk-agent's hook never saw (run pbk-agent guard; pbk-agent verify "
+                    "tells why)");
+  }
+  if (scheduler.state == "stopped" && scheduler.upid.empty() && scheduler.time &&
+      *scheduler.time > record_start_) {
+    if (scheduler.msg == "OK") {
+      std::string where;
+      if (facts_.placement) where = " (" + facts_.placement->why + ")";
+      return Make(JobState::kNotHere, true,
+                  "the scheduler ran it at " + Time(*scheduler.time) +
+                      " with no guest of the job on this node" + where + NextRunWords());
+    }
+    return Make(JobState::kNotStarted, false,
+                "the scheduler could not start it at " + Time(*scheduler.time) + ": " +
+                    OneLine(scheduler.msg));
+  }
+  if (latest_ != nullptr && latest_->end_phase.empty()) {
+    return Make(JobState::kVanished, false,
+                "the run started " + Time(record_start_) +
+                    " never ended: its vzdump worker is gone without job-end or job-abort "
+                    "(killed, or it timed out waiting for the backup lock)" +
+                    (latest_->upid.empty() ? "" : "; task " + latest_->upid));
+  }
+  if (last_ended_ != nullptr) {
+    const auto [up, message] = Verdict(*last_ended_);
+    std::string text = message;
+    if (StartsWith(text, node_ + ": ")) text = text.substr(node_.size() + 2);
+    return Make(up ? JobState::kOk : JobState::kFailed, up,
+                "last run " + Time(RunStart(*last_ended_)) + ": " + text + NextRunWords());
+  }
+  return Make(JobState::kNoRunYet, true, "no run on record yet" + NextRunWords());
+}
+
+}  // namespace
+
+JobStatus JudgeJob(const JobFacts& facts, const std::string& node, int64_t now,
+                   int64_t grace_seconds) {
+  return Judge(facts, node, now, grace_seconds).Run();
+}
+
+}  // namespace pbk

@@ -34,8 +34,14 @@ echo "systemd-analyze verify: a broken copy is rejected"
 grep -qx 'PathChanged=/etc/pve/jobs.cfg' "$work/vzdump-hook-guard.path" || fail "path unit misses jobs.cfg"
 grep -qx 'PathChanged=/etc/pve/vzdump.cron' "$work/vzdump-hook-guard.path" || fail "path unit misses vzdump.cron"
 grep -qx 'Type=oneshot' "$work/vzdump-hook-guard.service" || fail "service is not oneshot"
-grep -q '^ExecStart=.* guard$' "$work/vzdump-hook-guard.service" || fail "service does not run the guard"
-grep -q '^ExecStopPost=.* flush$' "$work/vzdump-hook-guard.service" || fail "service does not flush"
+# guard, flush, refresh in this order; the first two may fail without
+# stopping the rest, refresh decides the unit's result.
+steps=$(sed -n 's/^ExecStart=//p' "$work/vzdump-hook-guard.service" | sed -E 's/ --config [^ ]+//')
+expected="-$build/bin/pbk-agent guard
+-$build/bin/pbk-agent flush
+$build/bin/pbk-agent refresh --service"
+[ "$steps" = "$expected" ] || fail "service steps are not guard, flush, refresh --service: $steps"
+! grep -q '^ExecStopPost=' "$work/vzdump-hook-guard.service" || fail "service still flushes in ExecStopPost"
 grep -qx 'OnBootSec=2min' "$work/vzdump-hook-guard.timer" || fail "timer does not start soon after boot"
 grep -qx 'OnUnitActiveSec=5min' "$work/vzdump-hook-guard.timer" || fail "timer does not repeat"
 grep -q '^RandomizedDelaySec=' "$work/vzdump-hook-guard.timer" || fail "timer is not randomized"

@@ -13,6 +13,7 @@
 #include "fs.h"
 #include "log.h"
 #include "monitor_advice.h"
+#include "node_view.h"
 #include "placement.h"
 #include "pve_access.h"
 #include "run_record.h"
@@ -59,33 +60,29 @@ int CmdJobs(const Invocation& invocation) {
     spdlog::error("{}", err);
     return kExitUsage;
   }
-  std::vector<BackupJob> jobs;
-  std::string source;
-  std::vector<std::string> warnings;
-  const bool listed = ReadJobs(pve, config.paths.state_dir, &jobs, &source, &warnings, &err);
-  for (const auto& line : warnings) spdlog::warn("{}", line);
-  if (!listed) {
-    spdlog::error("{}", err);
+  const int64_t now = time(nullptr);
+  const NodeView view(config, pve, now);
+  for (const auto& line : view.warnings()) spdlog::warn("{}", line);
+  if (!view.jobs_known()) {
+    spdlog::error("{}", view.jobs_problem());
     return kExitProblem;
   }
-
+  const std::vector<BackupJob>& jobs = view.jobs();
+  const std::string& source = view.source();
   // Where the guests are now, for whether each job runs on this node.
-  std::vector<Guest> guests;
-  const bool placed = ReadGuests(pve, &guests, &err);
-  if (!placed) spdlog::warn("where the guests are could not be read: {}", err);
-
-  std::vector<std::string> bad;
-  const std::vector<RunRecord> runs = LoadAllRunRecords(config.paths.state_dir, &bad);
-  for (const auto& file : bad) spdlog::warn("run record skipped: {}", file);
+  const std::vector<Guest>& guests = view.guests();
+  const bool placed = view.guests_known();
+  if (!placed) spdlog::warn("where the guests are could not be read: {}", view.guests_problem());
+  const std::vector<RunRecord>& runs = view.runs();
   const std::map<std::string, int64_t> longest_runs = LongestRunPerJob(runs);
   const std::map<std::string, RunRecord> last = LatestRunPerJob(runs);
-  const int64_t now = time(nullptr);
   const GuestIndex index(guests);
+  const int interval_seconds = config.kuma.heartbeat_interval_minutes * 60;
 
   json list = json::array();
   std::vector<std::vector<std::string>> rows = {{"JOB", "ENABLED", "SCHEDULE", "NEXT RUN",
-                                                 "KUMA INTERVAL", "STORAGE", "GUESTS", "HERE",
-                                                 "HOOK", "MONITOR", "LAST RUN"}};
+                                                 "LONGEST GAP", "STORAGE", "GUESTS", "HERE",
+                                                 "HOOK", "MONITOR", "LAST RUN", "STATE"}};
   // Many jobs share a schedule; its runs over a year are computed once.
   std::map<std::pair<std::string, bool>, MonitorAdvice> by_schedule;
   for (const auto& job : jobs) {
@@ -109,9 +106,9 @@ int CmdJobs(const Invocation& invocation) {
       placement.runs_here = job.node.empty() || job.node == config.node;
       placement.why = "guest placement unknown; by the node option alone";
     }
-    std::string interval_words = advice.interval > 0 ? FormatGap(advice.interval) : "-";
-    if (advice.interval > 0 && !advice.run_seen) interval_words += " + run";
-    if (advice.beyond_kuma_max) interval_words += " (beyond Kuma's 24d)";
+    const std::string gap_words =
+        advice.longest_gap > 0 && job.enabled ? FormatGap(advice.longest_gap) : "-";
+    const JobStatus state = view.StatusOf(job.id);
 
     const bool hook = job.script == config.paths.hook_script;
     const bool mapped = config.jobs.count(job.id) > 0;
@@ -134,10 +131,11 @@ int CmdJobs(const Invocation& invocation) {
     rows.push_back(
         {job.id, job.enabled ? "yes" : "no", schedule_words,
          advice.next_run && job.enabled ? FormatLocalTime(*advice.next_run * 1000) : "-",
-         interval_words, job.storage.empty() ? "(default)" : job.storage,
+         gap_words, job.storage.empty() ? "(default)" : job.storage,
          Guests(job) + (job.node.empty() ? "" : " on " + job.node), here_words,
          hook ? "yes" : (job.script.empty() ? "NO (none)" : "NO (" + job.script + ")"),
-         mapped ? "mapped" : "NOT MAPPED", last_words});
+         mapped ? "mapped" : "NOT MAPPED", last_words,
+         std::string(state.up ? "up" : "DOWN") + " (" + JobStateName(state.state) + ")"});
     json timing_json = {
         {"error", advice.schedule_error.empty() ? json(nullptr) : json(advice.schedule_error)},
         {"next_run", advice.next_run ? json(*advice.next_run) : json(nullptr)},
@@ -145,13 +143,21 @@ int CmdJobs(const Invocation& invocation) {
         {"longest_gap_seconds", advice.longest_gap},
         {"longest_gap_from", advice.longest_gap > 0 ? json(advice.gap_start) : json(nullptr)},
         {"longest_gap_to", advice.longest_gap > 0 ? json(advice.gap_end) : json(nullptr)}};
+    // Every monitor has the same interval: refresh pushes each job's state
+    // every few minutes (refresh.h). What a monitor would need without
+    // refresh is kept as information.
     json kuma_json = {
-        {"interval_seconds", advice.interval > 0 ? json(advice.interval) : json(nullptr)},
-        {"longest_run_seconds", advice.run_seen ? json(advice.longest_run) : json(nullptr)},
-        {"grace_seconds", advice.grace},
+        {"interval_seconds", interval_seconds},
         {"retries", 0},
-        {"beyond_kuma_maximum", advice.beyond_kuma_max},
-        {"problem", advice.problem.empty() ? json(nullptr) : json(advice.problem)}};
+        {"without_refresh",
+         {{"interval_seconds", advice.interval > 0 ? json(advice.interval) : json(nullptr)},
+          {"longest_run_seconds", advice.run_seen ? json(advice.longest_run) : json(nullptr)},
+          {"grace_seconds", advice.grace},
+          {"beyond_kuma_maximum", advice.beyond_kuma_max},
+          {"problem", advice.problem.empty() ? json(nullptr) : json(advice.problem)}}}};
+    json state_json = {{"state", JobStateName(state.state)},
+                       {"status", state.up ? "up" : "down"},
+                       {"message", state.message}};
     json placement_json = {{"known", placed},
                            {"runs_here", placement.runs_here},
                            {"guests_here", placement.guests_here},
@@ -169,6 +175,7 @@ int CmdJobs(const Invocation& invocation) {
                     {"carries_hook", hook},
                     {"monitor", mapped ? "mapped" : "not mapped"},
                     {"kuma", std::move(kuma_json)},
+                    {"state", std::move(state_json)},
                     {"last_run", last_json}});
   }
   if (as_json) {
@@ -191,12 +198,10 @@ int CmdJobs(const Invocation& invocation) {
   std::printf("\n%zu job(s), read through %s; node %s\n", jobs.size(), source.c_str(),
               config.node.c_str());
   std::printf(
-      "KUMA INTERVAL: the push monitor's heartbeat interval = longest gap between runs + "
-      "longest run seen here + %d min grace; set Retries 0.%s\n",
-      config.kuma.grace_minutes,
-      longest_runs.size() < jobs.size() ? " \"+ run\": no run seen yet, add the longest run "
-                                          "time you expect."
-                                        : "");
+      "Kuma: every push monitor with heartbeat interval %d min (%d s) and Retries 0; refresh "
+      "pushes each job's STATE every %d to %d minutes.\n",
+      config.kuma.heartbeat_interval_minutes, interval_seconds, kTimerPeriodMinutes,
+      kTimerPeriodMinutes + kTimerJitterMinutes);
   return kExitOk;
 }
 

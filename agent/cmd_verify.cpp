@@ -159,38 +159,15 @@ std::string LastRunWords(const RunRecord& run) {
   return when + ", " + (run.push.up ? "up" : "down") + ", " + PushStateName(run.push.state);
 }
 
-// The settings the job's Kuma push monitor needs (monitor_advice.h).
-void AddKumaSettings(const BackupJob& job, const Config& config,
-                     const std::map<std::string, int64_t>& longest_runs, Report* report) {
-  auto seen = longest_runs.find(job.id);
-  const MonitorAdvice advice =
-      AdviseMonitor(job, time(nullptr),
-                    seen == longest_runs.end() ? std::nullopt
-                                               : std::optional<int64_t>(seen->second),
-                    config.kuma.grace_minutes);
-  const std::string name = "Kuma settings " + job.id;
-  if (advice.interval == 0) {
-    report->Add(name, Status::kWarn, "no heartbeat interval can be given: " + advice.problem,
-                advice.schedule_error.empty() ? "pause the monitor while the job does not run"
-                                              : "correct the job's schedule");
-    return;
-  }
-  std::string why = "longest gap " + FormatGap(advice.longest_gap) + " (" +
-                    FormatLocalTime(advice.gap_start * 1000) + " to " +
-                    FormatLocalTime(advice.gap_end * 1000) + ") + longest run " +
-                    (advice.run_seen ? FormatGap(advice.longest_run) : "not seen yet") +
-                    " + grace " + FormatGap(advice.grace);
-  if (advice.beyond_kuma_max) {
-    report->Add(name, Status::kWarn, advice.problem + " (" + why + ")",
-                "set the interval to its maximum, 24 days, or schedule the job more often");
-    return;
-  }
-  std::string words = "heartbeat interval " + FormatInterval(advice.interval) +
-                      ", Retries 0; " + why;
-  if (!advice.run_seen) {
-    words += "; add the longest run time you expect until a run was seen here";
-  }
-  report->Add(name, Status::kOk, words);
+// The settings the job's Kuma push monitor needs: the same for every job,
+// since refresh pushes each job's state every few minutes (refresh.h).
+void AddKumaSettings(const BackupJob& job, const Config& config, Report* report) {
+  const int minutes = config.kuma.heartbeat_interval_minutes;
+  report->Add("Kuma settings " + job.id, Status::kOk,
+              "heartbeat interval " + std::to_string(minutes * 60) + " s (" +
+                  std::to_string(minutes) + " min), Retries 0; refresh pushes the job's state "
+                  "every " + std::to_string(kTimerPeriodMinutes) + " to " +
+                  std::to_string(kTimerPeriodMinutes + kTimerJitterMinutes) + " minutes");
 }
 
 }  // namespace
@@ -289,7 +266,6 @@ int CmdVerify(const Invocation& invocation) {
                  "where the guests are could not be read (" + err +
                      "): jobs are judged by their node option alone");
     }
-    const std::map<std::string, int64_t> longest_runs = LongestRunPerJob(runs);
     const GuestIndex index(guests);
     std::set<std::string> ids;
     for (const auto& job : jobs) {
@@ -307,7 +283,7 @@ int CmdVerify(const Invocation& invocation) {
       if (mapped && placement.runs_here) {
         report.Add("monitor " + job.id, Status::kOk,
                    "push token configured; the job runs here (" + placement.why + ")");
-        AddKumaSettings(job, config, longest_runs, &report);
+        AddKumaSettings(job, config, &report);
       } else if (mapped) {
         report.Add("monitor " + job.id, Status::kWarn,
                    "the job will not run on this node, so its monitor will alarm: " +
@@ -393,9 +369,37 @@ int CmdVerify(const Invocation& invocation) {
     report.Add("units", Status::kWarn, "systemd is not running here; units not checked");
   }
 
+  // Who watches the guard: the node's own monitor.
+  if (config.node_monitor.push_token.empty()) {
+    report.Add("node monitor", Status::kWarn,
+               "none configured: a dead node, a stopped timer or a job without a monitor is "
+               "seen by nobody",
+               "create a push monitor (Retries 0) and add \"node_monitor\": {\"push_token\": "
+               "\"…\"} to " + config.path);
+  } else {
+    report.Add("node monitor", Status::kOk, "push token configured; refresh pushes the node's health");
+  }
+  if (const std::string advice = ConfigAdvice(config); !advice.empty()) {
+    report.Add("heartbeat interval", Status::kWarn, advice);
+  }
+
   // What is owed and what was reported.
   std::vector<std::string> bad;
   auto spooled = ListSpool(config.paths.state_dir, &bad);
+  auto given_up = ListFailedSpool(config.paths.state_dir, &bad);
+  if (!given_up.empty()) {
+    std::vector<std::string> names;
+    for (const auto& entry : given_up) {
+      names.push_back("job " + entry.job_id + " from " + FormatLocalTime(entry.created_ms) +
+                      " (" + entry.last_error + ")");
+    }
+    report.Add("spool/failed", Status::kFail,
+               std::to_string(given_up.size()) + " push(es) that can never be delivered: " +
+                   Join(names, "; "),
+               "map the job again (jobs.<id>.push_token) and move the files back to " +
+                   SpoolDir(config.paths.state_dir) + "/, or remove them from " +
+                   FailedSpoolDir(config.paths.state_dir) + "/");
+  }
   if (spooled.empty() && bad.empty()) {
     report.Add("spool", Status::kOk, "no push waiting");
   } else {

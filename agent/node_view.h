@@ -41,6 +41,12 @@ class NodeView {
   bool SaveObservations(std::string* err) const;
 
   bool jobs_known() const { return jobs_known_; }
+  const std::string& jobs_problem() const { return jobs_problem_; }
+  const std::vector<BackupJob>& jobs() const { return jobs_; }
+  bool guests_known() const { return guests_known_; }
+  const std::string& guests_problem() const { return guests_problem_; }
+  const std::vector<Guest>& guests() const { return guests_; }
+  const std::vector<RunRecord>& runs() const { return runs_; }
   const std::string& source() const { return source_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 

@@ -1091,20 +1091,13 @@ TEST_F(VerifyBlackboxTest, ListsTheKumaSettingsOfEveryMappedJob) {
   ScopedTimeZone zone("Europe/Berlin");
   ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
   RunResult verify = Agent({"verify"});
-  // Both mapped jobs run daily (21:00 and 03:00): 25 hours on the night the
-  // clock goes back, no run seen yet, 60 minutes of grace.
   for (const char* job : {kJobA, kJobNew}) {
-    const std::string prefix = std::string("OK   Kuma settings ") + job +
-                               ": heartbeat interval 1d 02h (93 600 s), Retries 0; longest "
-                               "gap 1d 01h (";
-    bool found = false;
-    for (const auto& line : Lines(verify.out)) {
-      if (!StartsWith(line, prefix)) continue;
-      found = true;
-      EXPECT_TRUE(Contains(line, ") + longest run not seen yet + grace ")) << line;
-      EXPECT_TRUE(Contains(line, "add the longest run time you expect")) << line;
-    }
-    EXPECT_TRUE(found) << prefix << "\nin:\n" << verify.out;
+    // One interval for every monitor, whatever the schedule: refresh
+    // pushes each job's state every few minutes.
+    const std::string line = std::string("OK   Kuma settings ") + job +
+                             ": heartbeat interval 900 s (15 min), Retries 0; refresh pushes "
+                             "the job's state every 5 to 6 minutes";
+    EXPECT_TRUE(Contains(verify.out, line + "\n")) << line << "\nin:\n" << verify.out;
   }
   // Jobs that do not run here get no settings.
   EXPECT_FALSE(Contains(verify.out, std::string("Kuma settings ") + kJobPve2)) << verify.out;
@@ -1288,8 +1281,8 @@ class JobsBlackboxTest : public VerifyBlackboxTest {
     if (lines.empty()) return rows;
     const std::string& header = lines[0];
     const std::vector<std::string> names = {
-        "JOB",    "ENABLED", "SCHEDULE", "NEXT RUN", "KUMA INTERVAL", "STORAGE",
-        "GUESTS", "HERE",    "HOOK",     "MONITOR",  "LAST RUN"};
+        "JOB",    "ENABLED", "SCHEDULE", "NEXT RUN", "LONGEST GAP", "STORAGE",
+        "GUESTS", "HERE",    "HOOK",     "MONITOR",  "LAST RUN",    "STATE"};
     std::vector<size_t> starts;
     for (const auto& name : names) starts.push_back(header.find(name));
     for (size_t l = 1; l < lines.size() && !lines[l].empty(); ++l) {
@@ -1333,11 +1326,15 @@ TEST_F(JobsBlackboxTest, TableShowsHookAndMonitorOfEveryJob) {
   EXPECT_EQ(rows[kJobNew]["HERE"], "no");
   EXPECT_EQ(rows[kJobB]["HERE"], "no");
   // Schedules: a daily job's longest gap is the 25 hours of the night the
-  // clock goes back, a weekly one's a week and an hour; plus 60 minutes of
-  // grace, plus a run time not seen yet.
-  EXPECT_EQ(rows[kJobA]["KUMA INTERVAL"], "1d 02h + run");
-  EXPECT_EQ(rows[kJobUsb]["KUMA INTERVAL"], "7d 02h + run");
-  EXPECT_EQ(rows[kJobB]["KUMA INTERVAL"], "-");
+  // clock goes back, a weekly one's a week and an hour.
+  EXPECT_EQ(rows[kJobA]["LONGEST GAP"], "1d 01h");
+  EXPECT_EQ(rows[kJobUsb]["LONGEST GAP"], "7d 01h");
+  EXPECT_EQ(rows[kJobB]["LONGEST GAP"], "-");
+  // What refresh would push now: no run yet, nothing due; the disabled job down.
+  EXPECT_EQ(rows[kJobA]["STATE"], "up (no-run-yet)");
+  EXPECT_EQ(rows[kJobB]["STATE"], "DOWN (disabled)");
+  EXPECT_TRUE(Contains(jobs.out, "every push monitor with heartbeat interval 15 min (900 s) and "
+                                 "Retries 0")) << jobs.out;
   EXPECT_EQ(rows[kJobB]["NEXT RUN"], "-");
   EXPECT_TRUE(Contains(rows[kJobA]["NEXT RUN"], " 21:00:00")) << jobs.out;
   EXPECT_TRUE(Contains(rows[kJobUsb]["NEXT RUN"], " 04:00:00")) << jobs.out;
@@ -1371,7 +1368,12 @@ TEST_F(JobsBlackboxTest, JsonListsTheSameAsTheTable) {
   EXPECT_EQ(At(At(by_id[kJobA], "placement"), "runs_here"), true);
   EXPECT_EQ(At(At(by_id[kJobNew], "placement"), "runs_here"), false);
   EXPECT_EQ(At(At(by_id[kJobA], "kuma"), "retries"), 0);
-  EXPECT_EQ(At(At(by_id[kJobB], "kuma"), "interval_seconds"), nullptr);
+  // One interval for every monitor: refresh pushes each job's state.
+  EXPECT_EQ(At(At(by_id[kJobA], "kuma"), "interval_seconds"), 900);
+  EXPECT_EQ(At(At(by_id[kJobB], "kuma"), "interval_seconds"), 900);
+  EXPECT_EQ(At(At(At(by_id[kJobB], "kuma"), "without_refresh"), "interval_seconds"), nullptr);
+  EXPECT_EQ(At(At(by_id[kJobB], "state"), "state"), "disabled");
+  EXPECT_EQ(At(At(by_id[kJobB], "state"), "status"), "down");
 }
 
 TEST_F(JobsBlackboxTest, TheLongestRunSeenHereLengthensTheInterval) {
@@ -1407,7 +1409,8 @@ TEST_F(JobsBlackboxTest, TheLongestRunSeenHereLengthensTheInterval) {
   ASSERT_TRUE(document.is_object()) << jobs.out;
   for (const auto& job : At(document, "jobs")) {
     if (Str(job, "id") != kJobA) continue;
-    const json& kuma = At(job, "kuma");
+    // What a monitor would need without refresh, as information.
+    const json& kuma = At(At(job, "kuma"), "without_refresh");
     EXPECT_EQ(At(kuma, "longest_run_seconds"), 45 * 60);
     EXPECT_EQ(At(At(job, "timing"), "longest_gap_seconds"), 25 * 3600);
     EXPECT_EQ(At(kuma, "interval_seconds"), 25 * 3600 + 45 * 60 + 60 * 60);

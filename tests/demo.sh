@@ -48,6 +48,7 @@ cat "$pve/jobs.cfg" "$pve/vzdump.cron" | sed 's/^/  /'
 token="dEm0pUsHt0kEn42x"
 db_token="dEm0dBt0kEnQ7wz"
 legacy_token="dEm0lEgAcYt0kEn9"
+node_token="dEm0nOdEt0kEn7kQ"
 api_secret=$(cat /proc/sys/kernel/random/uuid)
 printf '{"pbk-agent@pve!guard": {"secret": "%s", "privs": ["Sys.Audit"]}}\n' "$api_secret" \
   >"$work/pve-tokens.json"
@@ -64,7 +65,7 @@ chmod 755 "$work/pvesh"
 say "Emulated Uptime Kuma on https://127.0.0.1 (a push monitor per job)"
 /usr/bin/python3 "$source_dir/tests/fakes/fake_kuma.py" --cert "$work/certs/ip.pem" \
   --key "$work/certs/ip.key" --port-file "$work/kuma.port" --log "$work/kuma.log" \
-  --tokens "$token,$db_token,$legacy_token" 2>"$work/kuma.stderr" &
+  --tokens "$token,$db_token,$legacy_token,$node_token" 2>"$work/kuma.stderr" &
 kuma_pid=$!
 for _ in $(seq 100); do [ -s "$work/kuma.port" ] && [ -s "$work/pve.port" ] && break; sleep 0.1; done
 port=$(cat "$work/kuma.port")
@@ -81,6 +82,7 @@ cat >"$work/config.json" <<JSON
     "$db_job": {"push_token": "$db_token"},
     "$legacy_job": {"push_token": "$legacy_token"}
   },
+  "node_monitor": {"push_token": "$node_token"},
   "pve": {"api_url": "https://127.0.0.1:$pve_port", "ca_file": "$work/certs/ca.pem",
           "token_id": "pbk-agent@pve!guard", "token_secret_file": "$work/pve-token",
           "pvesh": "$work/pvesh"},
@@ -90,7 +92,8 @@ cat >"$work/config.json" <<JSON
 }
 JSON
 chmod 600 "$work/config.json"
-sed -e "s/$token/****/" -e "s/$db_token/****/" -e "s/$legacy_token/****/" "$work/config.json"
+sed -e "s/$token/****/" -e "s/$db_token/****/" -e "s/$legacy_token/****/" -e "s/$node_token/****/" \
+  "$work/config.json"
 "$bin/pbk-agent" --config "$work/config.json" check-config
 
 say "The hook wrapper vzdump runs (on a node: /var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh)"
@@ -130,10 +133,15 @@ run_job run-now "\"Run now\" of the former legacy job (no scheduler file: found 
   {"vmid": 100, "type": "qemu", "name": "web01", "run": "snapshot", "archive_seconds": 0.2},
   {"vmid": 101, "type": "lxc", "name": "db01", "run": "snapshot", "archive_seconds": 0.1}]}'
 
+say "pbk-agent refresh: every job's current state and the node's health (the timer runs it every 5 minutes)"
+"$bin/pbk-agent" --config "$work/config.json" refresh 2>&1 | sed 's/^/  journal | /' || true
+
 say "What arrived at Uptime Kuma"
 /usr/bin/python3 - "$work/kuma.log" "$work/config.json" <<'PY'
 import json, sys, time
-jobs = {job["push_token"]: id for id, job in json.load(open(sys.argv[2]))["jobs"].items()}
+config = json.load(open(sys.argv[2]))
+jobs = {job["push_token"]: id for id, job in config["jobs"].items()}
+jobs[config["node_monitor"]["push_token"]] = "the node (node monitor)"
 for line in open(sys.argv[1]):
     event = json.loads(line)
     if event.get("event") != "request":
@@ -151,7 +159,7 @@ say "pbk-agent verify"
 "$bin/pbk-agent" --config "$work/config.json" verify | sed 's/^/  /' || true
 
 say "Secret check: the push token in task logs, state and spool files"
-leaks=$(grep -rlF -e "$token" -e "$db_token" -e "$legacy_token" -e "$api_secret" "$work" \
+leaks=$(grep -rlF -e "$token" -e "$db_token" -e "$legacy_token" -e "$node_token" -e "$api_secret" "$work" \
   --exclude=kuma.log --exclude=config.json --exclude=pve-token --exclude=pve-tokens.json || true)
 if [ -n "$leaks" ]; then echo "FOUND in: $leaks"; exit 1; fi
 echo "push tokens and the API secret appear nowhere but in config.json, the secret file and the emulators' own files"

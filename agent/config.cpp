@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -532,12 +533,10 @@ std::string ConfigAdvice(const Config& config) {
   return "";
 }
 
-bool CheckPrivateFile(const std::string& path, const std::string& what, std::string* err) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    *err = path + ": " + ErrnoText(errno);
-    return false;
-  }
+namespace {
+
+bool CheckPrivateStat(const struct stat& st, const std::string& path, const std::string& what,
+                      std::string* err) {
   if (st.st_uid != 0 && st.st_uid != geteuid()) {
     *err = "refusing " + path + ": it holds " + what + " but belongs to user id " +
            std::to_string(st.st_uid) + "; run: chown root: " + path;
@@ -553,16 +552,43 @@ bool CheckPrivateFile(const std::string& path, const std::string& what, std::str
   return true;
 }
 
-bool LoadConfig(const std::string& path, Config* config, std::vector<std::string>* errors) {
-  errors->clear();
-  std::string text, err;
-  if (!ReadFile(path, &text, &err)) {
-    errors->push_back(err);
+}  // namespace
+
+bool CheckPrivateFile(const std::string& path, const std::string& what, std::string* err) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    *err = path + ": " + ErrnoText(errno);
     return false;
   }
+  return CheckPrivateStat(st, path, what, err);
+}
+
+bool LoadConfig(const std::string& path, Config* config, std::vector<std::string>* errors) {
+  errors->clear();
+  // One open file: its owner and mode are checked on what was read, not on
+  // whatever the path names a moment later.
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || fstat(fd.get(), &st) != 0) {
+    errors->push_back("reading " + path + ": " + ErrnoText(errno));
+    return false;
+  }
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      errors->push_back("reading " + path + ": " + ErrnoText(errno));
+      return false;
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
   if (!ParseConfig(text, path, config, errors)) return false;
+  std::string err;
   if ((!config->jobs.empty() || !config->node_monitor.push_token.empty()) &&
-      !CheckPrivateFile(path, "push tokens", &err)) {
+      !CheckPrivateStat(st, path, "push tokens", &err)) {
     errors->push_back(err);
     return false;
   }

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <spdlog/sinks/base_sink.h>
 
+#include "text.h"
+
 namespace pbk {
 namespace {
 
@@ -73,7 +75,12 @@ void InitLogging(LogStyle style, bool debug) {
 void AddSecrets(const std::vector<std::string>& secrets) {
   std::lock_guard<std::mutex> lock(secrets_mutex);
   for (const auto& secret : secrets) {
-    if (!secret.empty()) SecretList().push_back(secret);
+    if (secret.empty()) continue;
+    SecretList().push_back(secret);
+    // An HTTP library's error repeats a URL as it was sent: percent-encoded.
+    if (std::string encoded = UrlEncode(secret); encoded != secret) {
+      SecretList().push_back(std::move(encoded));
+    }
   }
 }
 

@@ -7,7 +7,10 @@
 int main(int argc, char** argv) {
   // A closed task-log pipe or a file-size limit must end in an error the
   // program reports, not in a silent death by signal.
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGXFSZ, SIG_IGN);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, nullptr);
+  sigaction(SIGXFSZ, &ignore, nullptr);
   return pbk::RunCli(argc, argv);
 }

@@ -18,8 +18,7 @@ std::string BuildPushTarget(const std::string& base_path, const std::string& tok
 
 namespace {
 
-std::string Scrub(std::string text, const std::string& secret) {
-  if (secret.empty()) return text;
+std::string ScrubOne(std::string text, const std::string& secret) {
   static constexpr std::string_view kMask = "****";
   // The search goes on after the mask: a secret such as "*" is found in it.
   for (size_t pos = text.find(secret); pos != std::string::npos;
@@ -29,12 +28,23 @@ std::string Scrub(std::string text, const std::string& secret) {
   return text;
 }
 
+// The token as it is, and as it stands in the URL (percent-encoded), which
+// is how an HTTP library's error repeats it.
+std::string Scrub(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  text = ScrubOne(std::move(text), secret);
+  const std::string encoded = UrlEncode(secret);
+  return encoded == secret ? text : ScrubOne(std::move(text), encoded);
+}
+
 // Kuma answers {"ok":false,"msg":"…"}; anything else is shown on one line
 // and shortened, SECRET scrubbed before the cut (which could leave part of it).
 std::string KumaMessage(const std::string& body, const std::string& secret) {
   auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  // It ends up in vzdump's task log: one line, so that it cannot forge
+  // a line of its own, and short.
   if (parsed.is_object() && parsed.contains("msg") && parsed["msg"].is_string()) {
-    return Scrub(parsed["msg"].get<std::string>(), secret);
+    return TruncateUtf8(Scrub(OneLine(parsed["msg"].get<std::string>()), secret), 200);
   }
   return TruncateUtf8(Scrub(OneLine(body), secret), 200);
 }
@@ -71,7 +81,9 @@ bool KumaClient::Push(const std::string& token, const KumaPush& push, std::strin
   // Only what came from outside is scrubbed, so the hints stay readable
   // even with a token that happens to be an ordinary word.
   std::string text = "Kuma answered HTTP " + std::to_string(response.status);
-  if (!response.reason.empty()) text += " " + Scrub(response.reason, token);
+  if (!response.reason.empty()) {
+    text += " " + TruncateUtf8(Scrub(OneLine(response.reason), token), 120);
+  }
   if (!response.body.empty()) text += ": " + KumaMessage(response.body, token);
   if (response.status == 404) {
     text += " (check the job's push_token and that its push monitor exists and is active)";

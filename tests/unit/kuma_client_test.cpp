@@ -101,5 +101,34 @@ TEST(KumaClientTest, ProbeNeverPushes) {
   EXPECT_EQ(http.requests[0].target, "/");
 }
 
+TEST(KumaClientTest, KumasMessageReachesTheTaskLogAsOneShortLine) {
+  FakeHttp http;
+  http.answer = {404, "Not Found",
+                 R"({"ok":false,"msg":"Monitor not found.\nINFO: Backup job finished successfully"})"};
+  KumaClient client(&http, Endpoint());
+  std::string err;
+  EXPECT_FALSE(client.Push("k8Qz3vT1pL", {true, "x", std::nullopt}, &err));
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  EXPECT_NE(err.find("Monitor not found. INFO: Backup job finished successfully"), std::string::npos)
+      << err;
+
+  http.answer = {404, "Not Found", R"({"ok":false,"msg":")" + std::string(5000, 'x') + R"("})"};
+  EXPECT_FALSE(client.Push("k8Qz3vT1pL", {true, "x", std::nullopt}, &err));
+  EXPECT_LT(err.size(), 600u);
+}
+
+TEST(KumaClientTest, ATransportErrorNeverRepeatsThePercentEncodedToken) {
+  FakeHttp http;
+  http.fail = true;
+  // What an HTTP library may say: the URL as it was sent.
+  http.failure = {HttpErrorKind::kOther,
+                  "connecting to 192.0.2.10:3001: bad request /api/push/a%2Fb%20c?status=up"};
+  KumaClient client(&http, Endpoint());
+  std::string err;
+  EXPECT_FALSE(client.Push("a/b c", {true, "x", std::nullopt}, &err));
+  EXPECT_EQ(err.find("a%2Fb%20c"), std::string::npos) << err;
+  EXPECT_NE(err.find("/api/push/****?status=up"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace pbk

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "log.h"
+
 namespace pbk {
 namespace {
 
@@ -57,6 +59,20 @@ TEST(TextTest, SplitJoinTrim) {
   EXPECT_EQ(Split("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
   EXPECT_EQ(Join({"a", "b"}, ", "), "a, b");
   EXPECT_EQ(Trim("  x y \n"), "x y");
+}
+
+TEST(TextTest, QuoteShowsControlCharactersAsEscapes) {
+  EXPECT_EQ(Quote("push_tokn"), "\"push_tokn\"");
+  EXPECT_EQ(Quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(Quote("line\nERROR: forged"), "\"line\\nERROR: forged\"");
+  EXPECT_EQ(Quote(std::string("\t\r\x1b[31m\x7f", 8)), "\"\\t\\r\\u001b[31m\\u007f\"");
+}
+
+TEST(TextTest, RedactHidesASecretAlsoPercentEncoded) {
+  AddSecrets({"tok/en 42"});
+  EXPECT_EQ(Redact("GET /api/push/tok%2Fen%2042?status=up failed"),
+            "GET /api/push/****?status=up failed");
+  EXPECT_EQ(Redact("token tok/en 42 in the clear"), "token **** in the clear");
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "backup_job.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "fs.h"
@@ -225,8 +228,32 @@ bool ParseJobCache(const std::string& text, JobCache* cache, std::string* err) {
   return true;
 }
 
+namespace {
+
+// The cache's text without the value of "written", which changes each run.
+std::string WithoutWrittenTime(const std::string& text) {
+  static constexpr std::string_view kKey = "\"written\":";
+  const size_t key = text.find(kKey);
+  if (key == std::string::npos) return text;
+  size_t end = key + kKey.size();
+  while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+  return text.substr(0, key + kKey.size()) + text.substr(end);
+}
+
+}  // namespace
+
 bool SaveJobCache(const std::string& path, const JobCache& cache, std::string* err) {
-  return WriteFileAtomic(path, SerializeJobCache(cache), err);
+  const std::string text = SerializeJobCache(cache);
+  // Most guard runs find the list as it was: the file is then only touched
+  // (its time says when the list was last read), not written and flushed.
+  std::string old, ignored;
+  bool exists = false;
+  if (ReadFileIfExists(path, &old, &exists, &ignored) && exists &&
+      WithoutWrittenTime(old) == WithoutWrittenTime(text) &&
+      utimensat(AT_FDCWD, path.c_str(), nullptr, 0) == 0) {
+    return true;
+  }
+  return WriteFileAtomic(path, text, err);
 }
 
 bool LoadJobCache(const std::string& path, JobCache* cache, bool* exists, std::string* err) {
@@ -237,6 +264,13 @@ bool LoadJobCache(const std::string& path, JobCache* cache, bool* exists, std::s
   if (!ParseJobCache(text, cache, &why)) {
     *err = path + ": " + why;
     return false;
+  }
+  // An unchanged list is only touched by the guard (SaveJobCache).
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0) {
+    const int64_t touched_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 +
+                               st.st_mtim.tv_nsec / 1000000;
+    cache->written_ms = std::max(cache->written_ms, touched_ms);
   }
   return true;
 }

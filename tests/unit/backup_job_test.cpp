@@ -1,6 +1,9 @@
 #include "backup_job.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "test_dir.h"
 
 namespace pbk {
 namespace {
@@ -89,6 +92,40 @@ TEST(BackupJobTest, JobCacheRoundTrips) {
   EXPECT_TRUE(loaded.jobs[0].all);
   EXPECT_EQ(loaded.jobs[0].exclude, std::vector<int>{105});
   EXPECT_EQ(loaded.jobs[0].node, "pve2");
+}
+
+TEST(BackupJobTest, AnUnchangedJobListIsTouchedNotRewritten) {
+  pbk::testing::TestDir dir;
+  const std::string path = dir.Path("jobs.json");
+  JobCache cache;
+  cache.written_ms = 1'000'000;
+  cache.source = "rest";
+  cache.node = "pve1";
+  cache.document = R"({"data":[{"id":"backup-1","schedule":"21:00","type":"vzdump"}]})";
+  std::string err;
+  ASSERT_TRUE(SaveJobCache(path, cache, &err)) << err;
+  struct stat first {};
+  ASSERT_EQ(stat(path.c_str(), &first), 0);
+
+  // The same list a run later: same file (no rename), newer time.
+  cache.written_ms = 2'000'000;
+  ASSERT_TRUE(SaveJobCache(path, cache, &err)) << err;
+  struct stat second {};
+  ASSERT_EQ(stat(path.c_str(), &second), 0);
+  EXPECT_EQ(second.st_ino, first.st_ino);
+  JobCache loaded;
+  bool exists = false;
+  ASSERT_TRUE(LoadJobCache(path, &loaded, &exists, &err)) << err;
+  EXPECT_GE(loaded.written_ms, 1'000'000);
+  EXPECT_NE(dir.Read("jobs.json").find("\"written\":1000000"), std::string::npos);
+
+  // A changed list is written anew (a new file renamed into place).
+  cache.document = R"({"data":[{"id":"backup-1","schedule":"22:00","type":"vzdump"}]})";
+  ASSERT_TRUE(SaveJobCache(path, cache, &err)) << err;
+  struct stat third {};
+  ASSERT_EQ(stat(path.c_str(), &third), 0);
+  EXPECT_NE(third.st_ino, first.st_ino);
+  EXPECT_NE(dir.Read("jobs.json").find("22:00"), std::string::npos);
 }
 
 }  // namespace

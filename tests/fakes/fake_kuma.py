@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Fake Uptime Kuma push endpoint over TLS, for black-box tests.
 
-Answers a push the way Uptime Kuma (Express on Node) does:
+Answers a push the way Uptime Kuma (Express on Node) does, over HTTP/1.1
+with keep-alive as Node serves it: every answer carries Content-Length, a
+connection serves request after request until the client closes it, asks
+for "Connection: close", or leaves it idle for --keep-alive-timeout seconds
+(Node's default, 5). An error answer to a malformed head closes it.
 
   GET|HEAD /api/push/<token>?status=up|down&msg=<text>&ping=<ms>
     200 {"ok":true}
@@ -13,11 +17,14 @@ Answers a push the way Uptime Kuma (Express on Node) does:
 
 Every event goes to the --log file as one JSON object per line:
 
+  {"event":"connection","connection":N,"peer_port":...,"tls":...,
+   "resumed":...,"sni":...,"time":...}       one per completed TLS handshake
   {"event":"tls_error","error":..., "reason":..., "sni":..., "time":...}
   {"event":"request","method":..., "path":..., "token":..., "query":{...},
    "raw_target":..., "host":..., "sni":..., "kuma":{...}, "time":...,
-   "answered":<status or null>}
-  {"event":"no_request","bytes":N,"error":...,"sni":...,"time":...}
+   "answered":<status or null>,"connection":N}
+  {"event":"no_request","bytes":N,"error":...,"sni":...,"connection":N,
+   "time":...}
   {"event":"accepted","time":...}                       (hang-accept only)
 
 "token" is the percent-decoded path segment (what Kuma looks up). "query"
@@ -26,12 +33,20 @@ value and a list for a repeated key. "raw_target" is the request target
 exactly as sent, each byte read as ISO-8859-1. "kuma" is how Kuma would read
 the push: {"status":"up"|"down","msg":...,"ping":number|null}; null when the
 request is not a push. "sni" is null when the client sent no server name.
-"no_request" is a connection that completed TLS and then closed (or failed)
-before a whole request head arrived; "bytes" is how much of one did.
+"connection" numbers the connections from 1 (see fake_server.py); a request
+names the one it came on. "no_request" is a connection that completed TLS
+and then closed (or failed) before a whole request head arrived; "bytes" is
+how much of one did. A kept-alive connection that ends, idle, after its
+first request logs nothing.
 
 Modes: "hang-accept" accepts TCP connections and never starts TLS;
 "hang-response" completes TLS, reads and logs the request, and never answers.
-Both keep connections open until the process ends. SIGTERM and SIGINT end the
+Both keep connections open until the process ends. "close-after-answer"
+answers as if it kept the connection (Connection: keep-alive) and then
+closes it, as a Kuma does that restarted, or closed the idle connection, just
+before the client's next request. "reset-after-answer" does the same but
+resets the connection (an RST, no TLS close_notify), as a killed Kuma or a
+firewall that forgot the connection does. SIGTERM and SIGINT end the
 process at once with status 0.
 """
 
@@ -43,6 +58,7 @@ import math
 import re
 import socket
 import ssl
+import struct
 import sys
 import threading
 import urllib.parse
@@ -53,11 +69,14 @@ import fake_server  # noqa: E402
 
 # Node's default --max-http-header-size: request line plus header lines.
 HEADER_LIMIT = 16 * 1024
-# Bodies are read only so that closing the socket does not reset the
-# connection before the client has read the answer.
+# Bodies are read so that the next request on the connection can be read,
+# and so that closing the socket does not reset the connection before the
+# client has read the answer.
 BODY_LIMIT = 1024 * 1024
 IO_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 1.0
+# Node's server.keepAliveTimeout.
+KEEP_ALIVE_TIMEOUT = 5.0
 # Express matches routes case-insensitively and allows a trailing slash.
 PUSH_ROUTE = re.compile(r"^/api/push/([^/]+)/?$", re.IGNORECASE)
 NOT_FOUND_MSG = "Monitor not found or not active."
@@ -106,20 +125,34 @@ def reason_phrase(status):
         return "Unknown"
 
 
-def response(status, body=b"", content_type=None, extra_headers=(), head_only=False):
-    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
-    if content_type is not None:
-        lines.append(f"Content-Type: {content_type}")
-    lines.extend(extra_headers)
-    lines.append(f"Content-Length: {len(body)}")
-    lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    return head if head_only else head + body
+class Answer:
+    """An answer but for its Connection header, which depends on what the
+    connection does next."""
+
+    def __init__(self, status, body=b"", content_type=None, extra_headers=(),
+                 head_only=False):
+        self.status = status
+        lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
+        if content_type is not None:
+            lines.append(f"Content-Type: {content_type}")
+        lines.extend(extra_headers)
+        # Also for HEAD: the length of the body a GET would get.
+        lines.append(f"Content-Length: {len(body)}")
+        self._lines = lines
+        self._body = b"" if head_only else body
+
+    def encode(self, keep_alive_timeout):
+        """The bytes to send; KEEP_ALIVE_TIMEOUT None closes the connection."""
+        if keep_alive_timeout is None:
+            connection = ["Connection: close"]
+        else:
+            connection = ["Connection: keep-alive", f"Keep-Alive: timeout={keep_alive_timeout:g}"]
+        return ("\r\n".join(self._lines + connection) + "\r\n\r\n").encode("ascii") + self._body
 
 
 def json_response(status, payload, head_only):
     body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-    return response(status, body, "application/json; charset=utf-8", head_only=head_only)
+    return Answer(status, body, "application/json; charset=utf-8", head_only=head_only)
 
 
 def express_not_found(method, path, head_only):
@@ -127,18 +160,35 @@ def express_not_found(method, path, head_only):
             "<title>Error</title>\n</head>\n<body>\n"
             f"<pre>Cannot {html.escape(method)} {html.escape(path)}</pre>\n"
             "</body>\n</html>\n").encode("utf-8")
-    return response(404, body, "text/html; charset=utf-8", head_only=head_only)
+    return Answer(404, body, "text/html; charset=utf-8", head_only=head_only)
 
 
-# Node answers a malformed or oversized head with a bare status and closes.
-def node_error(status):
-    return f"HTTP/1.1 {status} {reason_phrase(status)}\r\nConnection: close\r\n\r\n".encode("ascii")
+class NodeError:
+    """Node answers a malformed or oversized head with a bare status and
+    closes, whatever the client asked for."""
+
+    def __init__(self, status):
+        self.status = status
+
+    def encode(self, keep_alive_timeout):
+        del keep_alive_timeout
+        head = f"HTTP/1.1 {self.status} {reason_phrase(self.status)}\r\nConnection: close\r\n\r\n"
+        return head.encode("ascii")
+
+
+def wants_close(version, headers):
+    """Whether the client asked to close the connection after this request."""
+    connection = {token.strip().lower() for token in headers.get("connection", "").split(",")}
+    if version == "HTTP/1.0":
+        return "keep-alive" not in connection
+    return "close" in connection
 
 
 class FakeKuma:
     def __init__(self, args, log):
         self._mode = args.mode
         self._status = args.status
+        self._keep_alive_timeout = args.keep_alive_timeout
         self._tokens = None
         if args.tokens is not None:
             self._tokens = {t for t in args.tokens.split(",") if t}
@@ -171,26 +221,35 @@ class FakeKuma:
     def _handle(self, raw):
         raw.settimeout(IO_TIMEOUT)
         self._handshake.sni = None
-        conn = None
-        try:
-            conn = self._context.wrap_socket(raw, server_side=True,
-                                             do_handshake_on_connect=False)
-            conn.do_handshake()
-        except (ssl.SSLError, OSError) as e:
-            self._log.write("tls_error", error=str(e), reason=getattr(e, "reason", None),
-                            sni=self._handshake.sni)
-            # wrap_socket moves the descriptor into the TLS socket.
-            (conn if conn is not None else raw).close()
+        accepted = fake_server.accept_tls(self._context, raw, self._log,
+                                          lambda: {"sni": self._handshake.sni})
+        if accepted is None:
             return
+        conn, connection = accepted
         sni = self._handshake.sni
         try:
-            answer = self._exchange(conn, sni)
-            if answer is None:
-                return
-            if self._mode == "hang-response":
-                self._held.append(conn)
-                threading.Event().wait()
-            conn.sendall(answer)
+            pending = b""
+            served = 0
+            while True:
+                exchange = self._exchange(conn, sni, connection, pending, served)
+                if exchange is None:
+                    break
+                answer, close, pending = exchange
+                if self._mode == "hang-response":
+                    self._held.append(conn)
+                    threading.Event().wait()
+                if self._mode in ("close-after-answer", "reset-after-answer"):
+                    conn.sendall(answer.encode(self._keep_alive_timeout))
+                    if self._mode == "reset-after-answer":
+                        # No close_notify, and an RST instead of a FIN.
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack("ii", 1, 0))
+                        return
+                    break
+                conn.sendall(answer.encode(None if close else self._keep_alive_timeout))
+                served += 1
+                if close:
+                    break
             conn.settimeout(CLOSE_TIMEOUT)
             conn.unwrap()
         except (ssl.SSLError, OSError):
@@ -198,37 +257,54 @@ class FakeKuma:
         finally:
             conn.close()
 
-    def _exchange(self, conn, sni):
-        """Reads one request and logs it; returns the bytes to answer or None."""
-        data = b""
+    def _read_head(self, conn, data, sni, connection, served):
+        """Reads on from DATA until it holds a whole request head. Returns
+        (the data, where the head ends), or the answer refusing it, or None
+        when the connection ended first."""
         while True:
             end = data.find(b"\r\n\r\n")
             if end >= 0 and end + 4 <= HEADER_LIMIT:
-                break
+                return data, end
             if end >= 0 or len(data) > HEADER_LIMIT:
-                return self._refuse(data, sni, 431)
+                return self._refuse(data, sni, connection, 431)
+            # Between two requests Node waits keepAliveTimeout for the next.
+            conn.settimeout(IO_TIMEOUT if served == 0 or data else self._keep_alive_timeout)
             # A client that checks the server's name only after the handshake
             # (curl does) rejects the certificate here, by closing silently.
+            error = None
             try:
                 chunk = conn.recv(65536)
             except (ssl.SSLError, OSError) as e:
-                self._log.write("no_request", bytes=len(data), error=str(e), sni=sni)
-                return None
+                chunk, error = b"", str(e)
             if not chunk:
-                self._log.write("no_request", bytes=len(data), error=None, sni=sni)
+                # A kept-alive connection may end between two requests.
+                if served == 0 or data:
+                    self._log.write("no_request", bytes=len(data), error=error, sni=sni,
+                                    connection=connection)
                 return None
             data += chunk
+
+    def _exchange(self, conn, sni, connection, data, served):
+        """Reads one request (DATA is what was read of it already) and logs
+        it. Returns (answer, whether to close after it, what follows the
+        request), or None when the connection ended first."""
+        head = self._read_head(conn, data, sni, connection, served)
+        if head is None:
+            return None
+        if isinstance(head, NodeError):
+            return head, True, b""
+        data, end = head
 
         lines = data[:end].split(b"\r\n")
         request_line = self._split_request_line(lines[0])
         if request_line is None:
-            return self._refuse(data, sni, 400)
-        method, target = request_line
+            return self._refuse(data, sni, connection, 400), True, b""
+        method, target, version = request_line
         headers = {}
         for line in lines[1:]:
             name, colon, value = line.partition(b":")
             if not colon or not name or name != name.strip():
-                return self._refuse(data, sni, 400)
+                return self._refuse(data, sni, connection, 400), True, b""
             headers.setdefault(name.decode("latin-1").lower(), value.strip().decode("latin-1"))
 
         path, _, query_text = target.partition("?")
@@ -240,61 +316,66 @@ class FakeKuma:
 
         if is_push:
             if self._status is not None:
-                status = self._status
-                answer = json_response(status, {"ok": False, "msg": f"fake failure {status}"},
+                answer = json_response(self._status,
+                                       {"ok": False, "msg": f"fake failure {self._status}"},
                                        head_only)
             elif self._tokens is not None and token not in self._tokens:
-                status = 404
                 answer = json_response(404, {"ok": False, "msg": NOT_FOUND_MSG}, head_only)
             else:
-                status = 200
                 answer = json_response(200, {"ok": True}, head_only)
         elif path == "/" and method in ("GET", "HEAD"):
-            status = 302
-            answer = response(302, extra_headers=["Location: /dashboard"], head_only=head_only)
+            answer = Answer(302, extra_headers=["Location: /dashboard"], head_only=head_only)
         else:
-            status = 404
             answer = express_not_found(method, path, head_only)
 
-        if self._mode == "hang-response":
-            status = None
         self._log.write("request", method=method, path=path, token=token, query=query,
                         raw_target=target, host=headers.get("host"), sni=sni,
-                        kuma=kuma_view(query) if is_push else None, answered=status)
-        self._drain_body(conn, data[end + 4:], headers)
-        return answer
+                        kuma=kuma_view(query) if is_push else None,
+                        answered=None if self._mode == "hang-response" else answer.status,
+                        connection=connection)
+        rest = self._drain_body(conn, data[end + 4:], headers)
+        if rest is None:
+            return answer, True, b""
+        return answer, wants_close(version, headers), rest
 
     @staticmethod
     def _split_request_line(line):
         parts = line.split(b" ")
         if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2].startswith(b"HTTP/"):
             return None
-        return parts[0].decode("latin-1"), parts[1].decode("latin-1")
+        return tuple(part.decode("latin-1") for part in parts)
 
-    def _refuse(self, data, sni, status):
+    def _refuse(self, data, sni, connection, status):
         # Log what can be read of the request line, so a test sees which
         # request was refused.
         first, newline, _ = data.partition(b"\r\n")
         request_line = self._split_request_line(first) if newline else None
-        method, target = request_line if request_line else (None, None)
+        method, target, _ = request_line if request_line else (None, None, None)
         path = target.partition("?")[0] if target is not None else None
         self._log.write("request", method=method, path=path, token=None, query=None,
                         raw_target=target, host=None, sni=sni, kuma=None,
-                        answered=None if self._mode == "hang-response" else status)
-        return node_error(status)
+                        answered=None if self._mode == "hang-response" else status,
+                        connection=connection)
+        return NodeError(status)
 
     @staticmethod
     def _drain_body(conn, already, headers):
+        """Reads the request's body (Content-Length only); returns what
+        follows it, or None when the connection cannot serve another request
+        (a body too large or ended early, or a length that is not one)."""
         try:
-            length = min(int(headers.get("content-length", "0")), BODY_LIMIT)
+            length = int(headers.get("content-length", "0"))
         except ValueError:
-            return
-        remaining = length - len(already)
-        while remaining > 0:
-            chunk = conn.recv(min(remaining, 65536))
+            return None
+        if length < 0:
+            return None
+        wanted = min(length, BODY_LIMIT)
+        while len(already) < wanted:
+            chunk = conn.recv(min(wanted - len(already), 65536))
             if not chunk:
-                return
-            remaining -= len(chunk)
+                return None
+            already += chunk
+        return already[length:] if length <= BODY_LIMIT else None
 
 
 def parse_args(argv):
@@ -308,13 +389,20 @@ def parse_args(argv):
     parser.add_argument("--tokens",
                         help="comma-separated push tokens that exist; without it every "
                              "token exists, with an empty list none does")
-    parser.add_argument("--mode", choices=["normal", "hang-accept", "hang-response"],
+    parser.add_argument("--mode",
+                        choices=["normal", "hang-accept", "hang-response", "close-after-answer",
+                                 "reset-after-answer"],
                         default="normal")
+    parser.add_argument("--keep-alive-timeout", type=float, default=KEEP_ALIVE_TIMEOUT,
+                        metavar="SECONDS",
+                        help="how long an idle connection is kept for the next request")
     parser.add_argument("--status", type=int,
                         help="answer every push with this status and an error body")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0..65535")
+    if not args.keep_alive_timeout > 0:
+        parser.error("--keep-alive-timeout must be positive")
     if args.status is not None and not 100 <= args.status <= 599:
         parser.error("--status must be 100..599")
     return args

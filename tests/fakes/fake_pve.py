@@ -38,8 +38,10 @@ lost after the change was made.
 
 Every request goes to the --log file as one JSON object per line:
   {"event":"request","method":...,"path":...,"query":{...},"params":{...},
-   "auth":<token id or null>,"status":<int or null>,"mode":...,"time":...}
-  {"event":"tls_error","error":...,"time":...}
+   "auth":<token id or null>,"status":<int or null>,"mode":...,
+   "connection":N,"time":...}
+  {"event":"connection","connection":N,...} and {"event":"tls_error",...}
+  as fake_server.py describes them
 "path" is percent-decoded; "params" holds the body parameters; "auth" is the
 token that authenticated (null when none did); "status" is null for hang.
 Token secrets are never logged. SIGTERM and SIGINT end the process at once
@@ -170,16 +172,10 @@ class FakePve:
 
     def _handle(self, raw):
         raw.settimeout(IO_TIMEOUT)
-        conn = None
-        try:
-            conn = self._context.wrap_socket(raw, server_side=True,
-                                             do_handshake_on_connect=False)
-            conn.do_handshake()
-        except (ssl.SSLError, OSError) as e:
-            self._log.write("tls_error", error=str(e))
-            # wrap_socket moves the descriptor into the TLS socket.
-            (conn if conn is not None else raw).close()
+        accepted = fake_server.accept_tls(self._context, raw, self._log)
+        if accepted is None:
             return
+        conn, connection = accepted
         try:
             pending = b""
             while True:
@@ -190,7 +186,7 @@ class FakePve:
                     break
                 if request is None:
                     break
-                outcome = self._serve(conn, request)
+                outcome = self._serve(conn, request, connection)
                 if outcome == "drop":
                     return
                 if outcome == "close":
@@ -250,7 +246,7 @@ class FakePve:
         request = Request(parts[0], parts[1], parts[2], headers, data[:length])
         return request, data[length:]
 
-    def _serve(self, conn, request):
+    def _serve(self, conn, request, connection):
         """Answers one request: "keep" the connection, "close" it, or "drop" it unclosed."""
         mode = pve_state.read_mode(self._root, "api-mode")
         raw_path, _, query_text = request.target.partition("?")
@@ -264,7 +260,7 @@ class FakePve:
             body_error = e
         token = self._authenticate(request.headers)
         entry = {"method": request.method, "path": path, "query": query, "params": params,
-                 "auth": token, "mode": mode}
+                 "auth": token, "mode": mode, "connection": connection}
 
         if mode == "hang":
             self._log.write("request", **entry, status=None)

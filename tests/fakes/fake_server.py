@@ -1,10 +1,22 @@
-"""What the fake servers share: an event log, and a TLS-ready accept loop on
-127.0.0.1 that ends at once on SIGTERM or SIGINT, hung connections or not."""
+"""What the fake servers share: an event log, a TLS-ready accept loop on
+127.0.0.1 that ends at once on SIGTERM or SIGINT, hung connections or not,
+and the server side of the TLS handshake, which logs every connection:
+
+  {"event":"connection","connection":N,"peer_port":...,"tls":...,
+   "resumed":bool, ...fields of the fake, "time":...}
+  {"event":"tls_error","error":...,"reason":..., ...fields of the fake,
+   "time":...}
+
+N counts the connections that completed the handshake, from 1, so a test
+can tell how many TLS handshakes a client made and which requests shared
+one connection (the fakes put N into their "request" events)."""
+import itertools
 import json
 import os
 import selectors
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -65,6 +77,38 @@ def accept_loop(listener, on_connection):
             # tickets and the answer meet the client's delayed ACK (40 ms).
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             on_connection(conn)
+
+
+# next() on a count is atomic in CPython, so connection threads share it.
+_connection_numbers = itertools.count(1)
+
+
+def accept_tls(context, raw, log, fields=dict):
+    """Completes the server side of the TLS handshake on RAW, in the
+    connection's own thread. Returns (the TLS socket, its connection number),
+    or None after logging a "tls_error" (RAW is then closed). FIELDS() gives
+    the fake's own fields for both events; it is called after the handshake,
+    so it can report what the handshake learnt (the SNI)."""
+    conn = None
+    try:
+        conn = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+        conn.do_handshake()
+    except (ssl.SSLError, OSError) as e:
+        log.write("tls_error", error=str(e), reason=getattr(e, "reason", None), **fields())
+        # wrap_socket moves the descriptor into the TLS socket.
+        (conn if conn is not None else raw).close()
+        return None
+    number = next(_connection_numbers)
+    log.write("connection", connection=number, peer_port=_peer_port(conn),
+              tls=conn.version(), resumed=conn.session_reused, **fields())
+    return conn, number
+
+
+def _peer_port(conn):
+    try:
+        return conn.getpeername()[1]
+    except OSError:
+        return None
 
 
 def spawn(target, *args):

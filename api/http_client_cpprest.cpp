@@ -13,6 +13,13 @@
 //    can be told in words instead of "Error in SSL handshake".
 // cpprestsdk's timeout is per phase, so the total deadline is enforced here
 // by cancelling the request.
+//
+// One client keeps its connection: a process that pushes to many monitors
+// in a row (refresh, flush) makes one TLS handshake, not one per push.
+// cpprestsdk keeps kept-alive connections in the pool of each http_client,
+// so one http_client per server is kept and used for every request to it.
+// A connection the server has closed while it idled is detected on its
+// next use, and that request is sent once more on a new connection.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,8 +36,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <pplx/threadpool.h>
+#include <thread>
+#include <tuple>
 
 #include "http_client.h"
 
@@ -41,12 +52,22 @@ using Clock = std::chrono::steady_clock;
 
 // What OpenSSL concluded about the server's certificate chain.
 struct TlsVerdict {
-  std::mutex mutex;
   bool checked = false;
   int error = X509_V_OK;
   std::string subject;      // of the certificate the error is about
   std::string names;        // the leaf's subject alternative names
   std::string not_after;    // of the certificate the error is about
+};
+
+// What the set-up of new connections tells the request they were made for.
+// The context callback runs only when a connection is made, not when one is
+// reused, and on a library thread; a kept http_client makes its connections
+// with one callback, so the callback writes here and Send() empties the
+// report before each request it sends on that http_client.
+struct ConnectionReport {
+  std::mutex mutex;
+  int new_connections = 0;
+  TlsVerdict verdict;  // of the last handshake
 };
 
 std::string NameOf(X509_NAME* name) {
@@ -95,9 +116,10 @@ std::string SubjectAltNames(X509* cert) {
 }
 
 int VerifyChain(X509_STORE_CTX* store_ctx, void* arg) {
-  auto* verdict = static_cast<TlsVerdict*>(arg);
+  auto* report = static_cast<ConnectionReport*>(arg);
   int ok = X509_verify_cert(store_ctx);
-  std::lock_guard<std::mutex> lock(verdict->mutex);
+  std::lock_guard<std::mutex> lock(report->mutex);
+  TlsVerdict* verdict = &report->verdict;
   verdict->checked = true;
   if (X509* leaf = X509_STORE_CTX_get0_cert(store_ctx)) verdict->names = SubjectAltNames(leaf);
   if (ok == 1) {
@@ -203,26 +225,6 @@ HttpError CertificateError(const TlsVerdict& verdict, const HttpRequest& request
   }
 }
 
-class CpprestHttpClient final : public HttpClient {
- public:
-  // Takes ownership of STORE, the trusted CAs.
-  CpprestHttpClient(TlsSettings tls, X509_STORE* store) : tls_(std::move(tls)), store_(store) {}
-  ~CpprestHttpClient() override { X509_STORE_free(store_); }
-  CpprestHttpClient(const CpprestHttpClient&) = delete;
-  CpprestHttpClient& operator=(const CpprestHttpClient&) = delete;
-
-  bool Send(const HttpRequest& request, HttpResponse* response, HttpError* error) override;
-
- private:
-  // Replaces the trust store and pins the peer identity. Runs for every new
-  // connection; a failure here makes the handshake fail closed.
-  void SetUpContext(boost::asio::ssl::context& context, const HttpRequest& request,
-                    TlsVerdict* verdict) const;
-
-  TlsSettings tls_;
-  X509_STORE* store_;
-};
-
 // The trusted CAs. Parsing a certificate is costly in OpenSSL 3, so this is
 // done once per client and shared by its connections. Without a CA file the
 // system's hashed certificate folder is used, which loads only the issuer a
@@ -246,29 +248,72 @@ X509_STORE* LoadTrustStore(const TlsSettings& tls, std::string* err) {
   return store;
 }
 
-void CpprestHttpClient::SetUpContext(boost::asio::ssl::context& context,
-                                     const HttpRequest& request, TlsVerdict* verdict) const {
-  SSL_CTX* native = context.native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  X509_STORE_up_ref(store_);
-  SSL_CTX_set_cert_store(native, store_);  // takes a reference, frees the default store
+// What every new connection's TLS context is set up with. Shared with the
+// context callbacks, which can outlive the client: a request it gave up on
+// may still be running.
+class TlsPolicy {
+ public:
+  // Takes ownership of STORE, the trusted CAs.
+  TlsPolicy(std::string server_name, X509_STORE* store)
+      : server_name_(std::move(server_name)), store_(store) {}
+  ~TlsPolicy() { X509_STORE_free(store_); }
+  TlsPolicy(const TlsPolicy&) = delete;
+  TlsPolicy& operator=(const TlsPolicy&) = delete;
 
-  X509_VERIFY_PARAM* param = SSL_CTX_get0_param(native);
-  if (tls_.server_name.empty()) {
-    X509_VERIFY_PARAM_set1_ip_asc(param, request.host.c_str());
-  } else {
-    X509_VERIFY_PARAM_set_hostflags(
-        param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-    X509_VERIFY_PARAM_set1_host(param, tls_.server_name.c_str(), 0);
+  // Replaces the trust store and pins the peer identity of a connection to
+  // HOST. Runs for every new connection; a failure here makes the handshake
+  // fail closed. The verdict goes to REPORT.
+  void SetUpContext(boost::asio::ssl::context& context, const std::string& host,
+                    ConnectionReport* report) const {
+    SSL_CTX* native = context.native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    X509_STORE_up_ref(store_);
+    SSL_CTX_set_cert_store(native, store_);  // takes a reference, frees the default store
+
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(native);
+    if (server_name_.empty()) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set_hostflags(
+          param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+      X509_VERIFY_PARAM_set1_host(param, server_name_.c_str(), 0);
+    }
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_cert_verify_callback(native, VerifyChain, report);
   }
-  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
-  SSL_CTX_set_cert_verify_callback(native, VerifyChain, verdict);
-}
+
+ private:
+  std::string server_name_;
+  X509_STORE* store_;
+};
+
+// A server as requests reach it. cpprestsdk's timeout belongs to the
+// http_client, so a request with another deadline gets an http_client (and
+// a connection) of its own.
+struct ServerKey {
+  std::string host;
+  uint16_t port = 0;
+  std::chrono::milliseconds deadline{0};
+
+  bool operator<(const ServerKey& other) const {
+    return std::tie(host, port, deadline) < std::tie(other.host, other.port, other.deadline);
+  }
+};
+
+// The http_client kept for one server; the connection it keeps alive is in
+// its pool.
+struct Channel {
+  std::shared_ptr<web::http::client::http_client> client;
+  std::shared_ptr<ConnectionReport> report;
+  // The last request sent on it. cpprestsdk puts the connection back into
+  // the pool when that request's context ends, which can be a moment after
+  // the answer was handed over, on a library thread.
+  std::weak_ptr<web::http::details::_http_request> last_request;
+};
 
 // State shared with the request's continuation, which may outlive Send()
 // when a request ignores its cancellation.
 struct Exchange {
-  TlsVerdict verdict;
   std::promise<void> done;
   int status = 0;
   std::string reason;
@@ -276,26 +321,123 @@ struct Exchange {
   std::exception_ptr failure;
 };
 
-bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
-                             HttpError* error) {
-  const auto start = Clock::now();
-  const std::string where = "connecting to " + request.host + ":" + std::to_string(request.port) +
-                            (tls_.server_name.empty() ? "" : " (" + tls_.server_name + ")") + ": ";
-  auto exchange = std::make_shared<Exchange>();
-  std::shared_ptr<web::http::client::http_client> client;
-  pplx::cancellation_token_source cancel;
+// How one try of a request ended.
+struct Attempt {
+  enum class Result { kAnswered, kFailed, kTimedOut, kNotSent };
+  Result result = Result::kNotSent;
+  std::shared_ptr<Exchange> exchange;
+  std::string not_sent;         // kNotSent: why
+  bool new_connection = false;  // a connection was made for it, not only reused
+  TlsVerdict verdict;           // of that connection's handshake
+};
+
+// Whether ATTEMPT failed only because the kept-alive connection it was sent
+// on had been closed by the server meanwhile (idle, or restarted): no new
+// connection was made for it, and writing the request, or waiting for the
+// first line of an answer, found the connection closed or reset. cpprestsdk
+// itself resends a request whose status line could not be read on a reused
+// connection; that resend makes a new connection, so it is never resent a
+// second time here.
+bool FailedOnClosedKeptConnection(const Attempt& attempt) {
+  if (attempt.result != Attempt::Result::kFailed || attempt.new_connection) return false;
   try {
-    web::http::client::http_client_config config;
-    config.set_timeout(request.deadline);
-    config.set_max_redirects(0);
-    config.set_validate_certificates(true);
-    config.set_tlsext_sni_enabled(!tls_.server_name.empty());
-    TlsVerdict* verdict = &exchange->verdict;
-    config.set_ssl_context_callback([this, request, verdict](boost::asio::ssl::context& context) {
-      SetUpContext(context, request, verdict);
-    });
-    client = std::make_shared<web::http::client::http_client>(
-        web::uri("https://" + request.host + ":" + std::to_string(request.port)), config);
+    std::rethrow_exception(attempt.exchange->failure);
+  } catch (const web::http::http_exception& e) {
+    const std::string what = e.what();
+    const bool before_answer = what == "Failed to write request headers" ||
+                               what == "Failed to write request body" ||
+                               what == "Failed to read HTTP status line";
+    switch (e.error_code().value()) {
+      case ECONNRESET:
+      case ECONNABORTED:
+      case EPIPE:
+      case EHOSTUNREACH:  // cpprestsdk's name for EPIPE while writing the request
+        return before_answer;
+      default:
+        return false;
+    }
+  } catch (...) {
+    return false;
+  }
+}
+
+class CpprestHttpClient final : public HttpClient {
+ public:
+  CpprestHttpClient(TlsSettings tls, std::shared_ptr<const TlsPolicy> policy)
+      : tls_(std::move(tls)), policy_(std::move(policy)) {}
+  CpprestHttpClient(const CpprestHttpClient&) = delete;
+  CpprestHttpClient& operator=(const CpprestHttpClient&) = delete;
+
+  // Not thread-safe: one thread at a time may call Send() on a client. Each
+  // request is sent once the previous one has ended, on the connection the
+  // previous one used when the server kept it open.
+  bool Send(const HttpRequest& request, HttpResponse* response, HttpError* error) override;
+
+ private:
+  // Sends REQUEST once on the kept connection to its server, or on a new one,
+  // and waits until DEADLINE. Forgets the server's http_client (and its
+  // connection) unless there was an answer.
+  Attempt SendOnce(const HttpRequest& request, Clock::time_point deadline);
+  Channel& ChannelFor(const ServerKey& key);
+
+  TlsSettings tls_;
+  std::shared_ptr<const TlsPolicy> policy_;
+  std::map<ServerKey, Channel> channels_;
+};
+
+Channel& CpprestHttpClient::ChannelFor(const ServerKey& key) {
+  Channel& channel = channels_[key];
+  if (channel.client) return channel;
+  web::http::client::http_client_config config;
+  config.set_timeout(key.deadline);
+  config.set_max_redirects(0);
+  config.set_validate_certificates(true);
+  config.set_tlsext_sni_enabled(!tls_.server_name.empty());
+  auto report = std::make_shared<ConnectionReport>();
+  config.set_ssl_context_callback(
+      [policy = policy_, host = key.host, report](boost::asio::ssl::context& context) {
+        {
+          std::lock_guard<std::mutex> lock(report->mutex);
+          ++report->new_connections;
+        }
+        policy->SetUpContext(context, host, report.get());
+      });
+  channel.client = std::make_shared<web::http::client::http_client>(
+      web::uri("https://" + key.host + ":" + std::to_string(key.port)), config);
+  channel.report = std::move(report);
+  return channel;
+}
+
+// Waits until the previous request on CHANNEL has put its connection back
+// into the pool, so that the next one finds it there instead of opening
+// another. That is a matter of microseconds after its answer; should it take
+// longer, the next request simply makes a new connection.
+void AwaitRelease(const Channel& channel) {
+  const auto limit = Clock::now() + std::chrono::milliseconds(100);
+  while (!channel.last_request.expired() && Clock::now() < limit) {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+Attempt CpprestHttpClient::SendOnce(const HttpRequest& request, Clock::time_point deadline) {
+  Attempt attempt;
+  const ServerKey key{request.host, request.port, request.deadline};
+  auto exchange = std::make_shared<Exchange>();
+  attempt.exchange = exchange;
+  pplx::cancellation_token_source cancel;
+  std::shared_ptr<ConnectionReport> report;
+  try {
+    Channel& channel = ChannelFor(key);
+    AwaitRelease(channel);
+    report = channel.report;
+    {
+      // Send() runs in one thread at a time, and a channel whose request
+      // failed is dropped, so nothing else writes to the report now but the
+      // set-up of a connection for this request.
+      std::lock_guard<std::mutex> lock(report->mutex);
+      report->new_connections = 0;
+      report->verdict = TlsVerdict();
+    }
 
     web::http::http_request message(request.method);
     message.set_request_uri(web::uri(request.target));
@@ -303,7 +445,9 @@ bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
     if (!tls_.server_name.empty()) message.headers().add("Host", tls_.server_name);
     for (const auto& [name, value] : request.headers) message.headers().add(name, value);
     if (!request.body.empty()) message.set_body(request.body);
+    channel.last_request = message._get_impl();
 
+    auto client = channel.client;
     client->request(message, cancel.get_token())
         .then([exchange](web::http::http_response answer) {
           exchange->status = answer.status_code();
@@ -319,43 +463,73 @@ bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
           exchange->done.set_value();
         });
   } catch (const std::exception& e) {
-    *error = {HttpErrorKind::kOther, where + "cannot send the request: " + e.what()};
-    return false;
+    channels_.erase(key);
+    attempt.not_sent = e.what();
+    return attempt;
   }
 
   auto finished = exchange->done.get_future();
-  bool timed_out = false;
-  if (finished.wait_until(start + request.deadline) == std::future_status::timeout) {
-    timed_out = true;
+  if (finished.wait_until(deadline) == std::future_status::timeout) {
+    attempt.result = Attempt::Result::kTimedOut;
+    // Cancelling closes this request's connection, which ends every pending
+    // operation; the wait is bounded so a misbehaving library cannot hold
+    // the caller.
     cancel.cancel();
-    // Cancelling closes the socket, which ends every pending operation; the
-    // wait is bounded so a misbehaving library cannot hold the caller.
     finished.wait_for(std::chrono::seconds(2));
+  } else if (exchange->failure) {
+    attempt.result = Attempt::Result::kFailed;
+  } else {
+    attempt.result = Attempt::Result::kAnswered;
+  }
+  {
+    std::lock_guard<std::mutex> lock(report->mutex);
+    attempt.new_connection = report->new_connections > 0;
+    attempt.verdict = report->verdict;
+  }
+  // After any failure the next request starts afresh: the connection may
+  // be half-used or dead.
+  if (attempt.result != Attempt::Result::kAnswered) channels_.erase(key);
+  return attempt;
+}
+
+bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
+                             HttpError* error) {
+  const auto start = Clock::now();
+  const auto deadline = start + request.deadline;
+  const std::string where = "connecting to " + request.host + ":" + std::to_string(request.port) +
+                            (tls_.server_name.empty() ? "" : " (" + tls_.server_name + ")") + ": ";
+  Attempt attempt = SendOnce(request, deadline);
+  // The server closed the connection while it was kept, before it read the
+  // request: sent once more, on a new connection, within the same deadline.
+  if (FailedOnClosedKeptConnection(attempt) && Clock::now() < deadline) {
+    attempt = SendOnce(request, deadline);
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 
-  if (timed_out) {
-    *error = {HttpErrorKind::kTimeout,
-              where + "no complete answer within " +
-                  std::to_string((request.deadline.count() + 999) / 1000) + " s"};
-    return false;
-  }
-  if (!exchange->failure) {
-    response->status = exchange->status;
-    response->reason = exchange->reason;
-    response->body = std::move(exchange->body);
-    return true;
+  switch (attempt.result) {
+    case Attempt::Result::kNotSent:
+      *error = {HttpErrorKind::kOther, where + "cannot send the request: " + attempt.not_sent};
+      return false;
+    case Attempt::Result::kTimedOut:
+      *error = {HttpErrorKind::kTimeout,
+                where + "no complete answer within " +
+                    std::to_string((request.deadline.count() + 999) / 1000) + " s"};
+      return false;
+    case Attempt::Result::kAnswered:
+      response->status = attempt.exchange->status;
+      response->reason = attempt.exchange->reason;
+      response->body = std::move(attempt.exchange->body);
+      return true;
+    case Attempt::Result::kFailed:
+      break;
   }
 
-  {
-    std::lock_guard<std::mutex> lock(exchange->verdict.mutex);
-    if (exchange->verdict.checked && exchange->verdict.error != X509_V_OK) {
-      *error = CertificateError(exchange->verdict, request, tls_, where);
-      return false;
-    }
+  if (attempt.verdict.checked && attempt.verdict.error != X509_V_OK) {
+    *error = CertificateError(attempt.verdict, request, tls_, where);
+    return false;
   }
   try {
-    std::rethrow_exception(exchange->failure);
+    std::rethrow_exception(attempt.exchange->failure);
   } catch (const web::http::http_exception& e) {
     const std::string what = e.what();
     const int code = e.error_code().value();
@@ -408,8 +582,9 @@ extern "C" __attribute__((visibility("default"))) pbk::HttpClient* PbkNewHttpCli
     // untrusted certificate later.
     X509_STORE* store = pbk::LoadTrustStore(tls, err);
     if (store == nullptr) return nullptr;
+    auto policy = std::make_shared<const pbk::TlsPolicy>(tls.server_name, store);
     pbk::InitializeOnce();
-    return new pbk::CpprestHttpClient(tls, store);
+    return new pbk::CpprestHttpClient(tls, std::move(policy));
   } catch (const std::exception& e) {
     *err = std::string("cannot set up the HTTP client: ") + e.what();
     return nullptr;

@@ -20,7 +20,8 @@ target_link_libraries(pbk_test_process PUBLIC nlohmann_json::nlohmann_json PRIVA
 add_executable(pbk_blackbox_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_blackbox_test.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/fault_test.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/fault_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/connection_test.cpp)
 target_compile_definitions(pbk_blackbox_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   PBK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")

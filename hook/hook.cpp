@@ -287,10 +287,19 @@ int Hook::EndRun() {
   KumaPush push{outcome.up, outcome.message, outcome.duration_ms};
   std::string push_err;
   FileLock job_lock;
+  bool busy = false;
+  bool may_push = LockJob(config_.paths.state_dir, identity.job_id,
+                          std::chrono::seconds(config_.kuma.timeout_seconds), &job_lock, &push_err,
+                          &busy);
+  if (!may_push && !busy) {
+    // No lock can be had at all (a full or read-only disk): the result
+    // matters more than the order of pushes.
+    spdlog::warn("pbk-agent: {}; pushing without the job's lock", push_err);
+    push_err.clear();
+    may_push = true;
+  }
   const bool delivered =
-      LockJob(config_.paths.state_dir, identity.job_id,
-              std::chrono::seconds(config_.kuma.timeout_seconds), &job_lock, &push_err) &&
-      context_.send(job->second.push_token, push, &push_err, nullptr);
+      may_push && context_.send(job->second.push_token, push, &push_err, nullptr);
   alarm(0);
 
   const char* status = outcome.up ? "up" : "down";

@@ -25,7 +25,8 @@ std::string FailedSpoolDir(const std::string& state_dir) {
 }
 
 bool LockJob(const std::string& state_dir, const std::string& job_id,
-             std::chrono::milliseconds wait, FileLock* lock, std::string* err) {
+             std::chrono::milliseconds wait, FileLock* lock, std::string* err, bool* busy) {
+  if (busy != nullptr) *busy = false;
   const std::string dir = JoinPath(state_dir, "locks");
   if (!MakeDirs(dir, 0700, err)) return false;
   const std::string path = JoinPath(dir, "job-" + FileNameKey(job_id) + ".lock");
@@ -35,6 +36,7 @@ bool LockJob(const std::string& state_dir, const std::string& job_id,
     if (!lock->Acquire(path, FileLock::Mode::kTry, &acquired, err)) return false;
     if (acquired) return true;
     if (std::chrono::steady_clock::now() >= deadline) {
+      if (busy != nullptr) *busy = true;
       *err = "job " + job_id + ": another pbk-agent process held its push lock (" + path +
              ") for more than " + std::to_string(wait.count() / 1000) + " s";
       return false;

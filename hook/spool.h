@@ -39,9 +39,11 @@ inline constexpr int64_t kGiveUpAfterMs = 24LL * 3600 * 1000;
 // One lock per job (state_dir/locks/job-<id>.lock). The hook, flush and
 // refresh push to a job's monitor only while they hold it, so pushes of one
 // job never overtake each other. Waits at most WAIT; false with *err when
-// the lock was not had by then or cannot be taken at all.
+// the lock was not had by then (*busy set, if given) or cannot be taken at
+// all (a full or read-only disk: *busy false).
 bool LockJob(const std::string& state_dir, const std::string& job_id,
-             std::chrono::milliseconds wait, FileLock* lock, std::string* err);
+             std::chrono::milliseconds wait, FileLock* lock, std::string* err,
+             bool* busy = nullptr);
 
 std::string SerializeSpooledPush(const SpooledPush& push);
 bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* err);

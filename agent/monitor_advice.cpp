@@ -10,16 +10,6 @@ namespace {
 
 constexpr int64_t kYear = 366 * 24 * 3600;
 
-std::string WithThousands(int64_t value) {
-  std::string digits = std::to_string(value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ' ';
-    out += digits[i];
-  }
-  return out;
-}
-
 }  // namespace
 
 std::map<std::string, int64_t> LongestRunPerJob(const std::vector<RunRecord>& runs) {
@@ -94,7 +84,8 @@ MonitorAdvice AdviseMonitor(const BackupJob& job, int64_t now,
 }
 
 std::string FormatInterval(int64_t seconds) {
-  return FormatGap(seconds) + " (" + WithThousands(seconds) + " s)";
+  // Seconds as Kuma's form takes them: digits only, ready to paste.
+  return FormatGap(seconds) + " (" + std::to_string(seconds) + " s)";
 }
 
 }  // namespace pbk

@@ -56,7 +56,7 @@ std::map<std::string, int64_t> LongestRunPerJob(const std::vector<RunRecord>& ru
 MonitorAdvice AdviseMonitor(const BackupJob& job, int64_t now,
                             std::optional<int64_t> longest_run, int grace_minutes);
 
-// "3d 01h (259 200 s)": the interval as a person sets it in Kuma's form,
+// "3d 01h (259200 s)": the interval as a person sets it in Kuma's form,
 // which asks for seconds.
 std::string FormatInterval(int64_t seconds);
 

@@ -59,17 +59,22 @@ Outcome JudgeRun(const RunRecord& record) {
   const std::string storage = record.storage.empty() ? "unknown storage" : record.storage;
   const std::string duration = FormatDuration(outcome.duration_ms);
   std::string text = record.node.empty() ? "" : record.node + ": ";
+  // "1 of 1 guest", "2 of 3 guests": the noun agrees with the total.
+  const std::string of_total =
+      " of " + std::to_string(total) + (total == 1 ? " guest" : " guests");
   if (aborted) {
     text += "backup job ABORTED after " + duration + " (storage " + storage + "), " +
-            std::to_string(outcome.ok) + " of " + std::to_string(total) + " guests backed up";
+            std::to_string(outcome.ok) + of_total + " backed up";
   } else if (outcome.up && total == 0) {
     text += "backup job ran in " + duration + " (storage " + storage +
             "); no guest of this job is on this node";
+  } else if (outcome.up && total == 1) {
+    text += "the 1 guest backed up in " + duration + " to " + storage;
   } else if (outcome.up) {
     text += "all " + std::to_string(total) + " guests backed up in " + duration + " to " + storage;
   } else {
-    text += std::to_string(outcome.failed + outcome.unfinished) + " of " + std::to_string(total) +
-            " guests FAILED, " + duration + ", storage " + storage;
+    text += std::to_string(outcome.failed + outcome.unfinished) + of_total + " FAILED, " +
+            duration + ", storage " + storage;
   }
   // Failures first: they are what an admin reads the message for.
   const size_t budget = kMaxPushMessageBytes - 100;

@@ -56,7 +56,7 @@ TEST_F(MonitorAdviceTest, WeekdaysJobNeedsTheWeekendGapAndTheLongestRun) {
   EXPECT_TRUE(advice.run_seen);
   EXPECT_EQ(advice.longest_run, 2 * kHour);
   EXPECT_EQ(advice.interval, 76 * kHour);
-  EXPECT_EQ(FormatInterval(advice.interval), "3d 04h (273 600 s)");
+  EXPECT_EQ(FormatInterval(advice.interval), "3d 04h (273600 s)");
 }
 
 TEST_F(MonitorAdviceTest, WeeklyJobAtASkippedTimeLosesARunUnderPvescheduler) {

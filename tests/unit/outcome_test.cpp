@@ -52,7 +52,7 @@ TEST(OutcomeTest, AGuestWithoutAnEndCountsAsFailed) {
   Outcome outcome = JudgeRun(record);
   EXPECT_FALSE(outcome.up);
   EXPECT_EQ(outcome.unfinished, 1);
-  EXPECT_EQ(outcome.message, "pve1: 1 of 1 guests FAILED, 12m 05s, storage pbs1; unfinished: 100");
+  EXPECT_EQ(outcome.message, "pve1: 1 of 1 guest FAILED, 12m 05s, storage pbs1; unfinished: 100");
 }
 
 TEST(OutcomeTest, DownWhenTheJobAborted) {
@@ -61,7 +61,7 @@ TEST(OutcomeTest, DownWhenTheJobAborted) {
   Outcome outcome = JudgeRun(record);
   EXPECT_FALSE(outcome.up);
   EXPECT_EQ(outcome.message,
-            "pve1: backup job ABORTED after 12m 05s (storage pbs1), 1 of 1 guests backed up; ok: "
+            "pve1: backup job ABORTED after 12m 05s (storage pbs1), 1 of 1 guest backed up; ok: "
             "100 web01");
 }
 

@@ -13,7 +13,7 @@ SpooledPush Owed(const std::string& job, int64_t created, const std::string& run
   SpooledPush push;
   push.job_id = job;
   push.up = true;
-  push.message = "all 1 guests backed up";
+  push.message = "the 1 guest backed up";
   push.ping_ms = 1000;
   push.created_ms = created;
   push.run_key = run;

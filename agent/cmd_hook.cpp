@@ -7,6 +7,7 @@
 #include "pve_access.h"
 #include "hook.h"
 #include "log.h"
+#include "text.h"
 
 namespace pbk {
 
@@ -18,9 +19,18 @@ int CmdHook(const Invocation& invocation) {
   Config config;
   std::vector<std::string> errors;
   if (!LoadConfig(invocation.config_path, &config, &errors)) {
-    for (const auto& line : errors) spdlog::error("pbk-agent hook: {}", line);
-    int code = HookExitForBrokenConfig(invocation.args);
-    if (code == 0) spdlog::error("pbk-agent hook: the backup goes on; this run will not be reported");
+    // Said once at the start of the run and once at its end, not in each of
+    // the six phases of every guest: the task log stays readable.
+    const std::string phase = invocation.args.empty() ? "" : invocation.args.front();
+    const int code = HookExitForBrokenConfig(invocation.args);
+    if (phase == "job-init") {
+      spdlog::error("pbk-agent hook: the configuration cannot be used: {}. The backup goes on, but "
+                    "this run will not be reported to Kuma (pbk-agent check-config tells more)",
+                    Join(errors, "; "));
+    } else if (code != 0) {
+      spdlog::error("pbk-agent hook: this run was not reported to Kuma: the configuration cannot "
+                    "be used: {}", Join(errors, "; "));
+    }
     return code;
   }
   AddSecrets(config.Secrets());
@@ -35,12 +45,7 @@ int CmdHook(const Invocation& invocation) {
     Config bounded = config;
     bounded.pve.timeout_seconds = std::min(config.pve.timeout_seconds, config.kuma.timeout_seconds);
     PveAccess pve;
-    if (!OpenPveAccess(bounded, &pve, err)) return false;
-    for (GuestReader* reader : pve.guest_readers) {
-      if (reader->ListGuests(guests, err)) return true;
-    }
-    if (pve.guest_readers.empty()) *err = "neither the PVE API nor pvesh is available";
-    return false;
+    return OpenPveAccess(bounded, &pve, err) && ReadGuests(pve, guests, err);
   };
   context.run_chain = [&](const std::vector<std::string>& args) {
     return RunChain(config.hook.chain, args, environment);

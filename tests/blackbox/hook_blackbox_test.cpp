@@ -900,6 +900,9 @@ TEST_F(HookBlackboxTest, ConfigReadableByOthersIsRefusedOnlyAtJobEnd) {
   EXPECT_TRUE(Contains(line, "chmod 600")) << run.Log();
   EXPECT_TRUE(Contains(line, config_path_)) << line;
   EXPECT_TRUE(kuma_->Requests().empty()) << json(kuma_->Requests()).dump(1);
+  // Said at the start and at the end of the run, not in every phase.
+  EXPECT_TRUE(Contains(run.Line("job-init", "ERROR: "), "chmod 600")) << run.Log();
+  EXPECT_EQ(Count(run.Log(), "ERROR: "), 2u) << run.Log();
 }
 
 }  // namespace

@@ -94,6 +94,10 @@ case "${1:-}" in
     /usr/bin/python3 tests/bench/hook_bench.py "$BUILD_DIR/bin" --csv bench-results/hook.csv
     echo
     /usr/bin/python3 tests/bench/guard_bench.py "$BUILD_DIR/bin" --csv bench-results/guard.csv
+    echo
+    /usr/bin/python3 tests/bench/refresh_bench.py "$BUILD_DIR/bin" --csv bench-results/refresh.csv
+    echo
+    /usr/bin/python3 tests/bench/missed_run_figure.py --csv bench-results/missed-run.csv
     ;;
   package)
     install_missing dpkg-dev

@@ -39,6 +39,7 @@ NodeView::NodeView(const Config& config, const PveAccess& pve, int64_t now)
 
   guests_known_ = ReadGuests(pve, &guests_, &err);
   if (!guests_known_) guests_problem_ = err;
+  index_ = std::make_unique<GuestIndex>(guests_);
 
   std::vector<std::string> bad;
   runs_ = LoadAllRunRecords(config.paths.state_dir, &bad);
@@ -79,7 +80,9 @@ std::vector<std::string> NodeView::MonitoredJobs() const {
 
 std::optional<Placement> NodeView::PlacementOf(const BackupJob& job) const {
   if (!guests_known_) return std::nullopt;
-  return PlaceJob(job, guests_, config_.node);
+  auto [it, inserted] = placements_.try_emplace(job.id);
+  if (inserted) it->second = PlaceJob(job, *index_, config_.node);
+  return it->second;
 }
 
 JobFacts NodeView::FactsOf(const std::string& job_id) const {

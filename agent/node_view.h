@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,11 @@ class NodeView {
   bool guests_known_ = false;
   std::string guests_problem_;
   std::vector<Guest> guests_;
+  // Built once: placing each job against a fresh index made refresh
+  // quadratic in jobs x guests.
+  std::unique_ptr<GuestIndex> index_;
+  // Each job's placement, computed at the first need.
+  mutable std::map<std::string, std::optional<Placement>> placements_;
   std::vector<RunRecord> runs_;
   std::map<std::string, std::vector<const RunRecord*>> runs_by_job_;  // newest first
   std::vector<const RunRecord*> unattributed_;  // unended runs of no known job yet

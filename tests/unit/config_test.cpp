@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -226,6 +227,90 @@ TEST(ConfigTest, SecretFilesMustBePrivate) {
                            "run: chmod 600 " + path);
   chmod(path.c_str(), 0600);
   EXPECT_TRUE(LoadConfig(path, &config, &errors));
+}
+
+Config Parsed(const std::string& text) {
+  Config config;
+  std::vector<std::string> errors;
+  EXPECT_TRUE(ParseConfig(text, "config.json", &config, &errors))
+      << (errors.empty() ? "" : errors.front());
+  return config;
+}
+
+TEST(ConfigTest, HeartbeatIntervalIsFifteenMinutesUnlessSetBetweenFiveAndADay) {
+  EXPECT_EQ(Parsed(R"({"kuma": {"url": "https://10.0.0.1"}})").kuma.heartbeat_interval_minutes, 15);
+  EXPECT_EQ(Parsed(R"({"kuma": {"url": "https://10.0.0.1", "heartbeat_interval_minutes": 5}})")
+                .kuma.heartbeat_interval_minutes,
+            5);
+  EXPECT_EQ(Parsed(R"({"kuma": {"url": "https://10.0.0.1", "heartbeat_interval_minutes": 1440}})")
+                .kuma.heartbeat_interval_minutes,
+            1440);
+  EXPECT_EQ(OneError(R"({"kuma": {"url": "https://10.0.0.1", "heartbeat_interval_minutes": 4}})"),
+            "config.json:1:38: kuma.heartbeat_interval_minutes: must be between 5 and 1440, not 4");
+  EXPECT_EQ(
+      OneError(R"({"kuma": {"url": "https://10.0.0.1", "heartbeat_interval_minutes": 1441}})"),
+      "config.json:1:38: kuma.heartbeat_interval_minutes: must be between 5 and 1440, not 1441");
+}
+
+TEST(ConfigTest, StartGraceIsThirtyMinutesUnlessSetBetweenOneAndADay) {
+  EXPECT_EQ(Parsed(R"({"kuma": {"url": "https://10.0.0.1"}})").refresh.start_grace_minutes, 30);
+  EXPECT_EQ(Parsed(R"({"kuma": {"url": "https://10.0.0.1"}, "refresh": {"start_grace_minutes": 1}})")
+                .refresh.start_grace_minutes,
+            1);
+  EXPECT_EQ(
+      Parsed(R"({"kuma": {"url": "https://10.0.0.1"}, "refresh": {"start_grace_minutes": 1440}})")
+          .refresh.start_grace_minutes,
+      1440);
+  EXPECT_EQ(
+      OneError(R"({"kuma": {"url": "https://10.0.0.1"}, "refresh": {"start_grace_minutes": 0}})"),
+      "config.json:1:51: refresh.start_grace_minutes: must be between 1 and 1440, not 0");
+  EXPECT_EQ(
+      OneError(R"({"kuma": {"url": "https://10.0.0.1"}, "refresh": {"start_grace_minutes": 1441}})"),
+      "config.json:1:51: refresh.start_grace_minutes: must be between 1 and 1440, not 1441");
+  EXPECT_EQ(OneError(R"({"kuma": {"url": "https://10.0.0.1"}, "refresh": {"start_grace_minute": 5}})"),
+            "config.json:1:51: refresh.start_grace_minute: unknown key (did you mean "
+            "\"start_grace_minutes\"?)");
+}
+
+TEST(ConfigTest, NodeMonitorNeedsAPushToken) {
+  EXPECT_EQ(Parsed(R"({"kuma": {"url": "https://10.0.0.1"}})").node_monitor.push_token, "");
+  EXPECT_EQ(OneError(R"({"kuma": {"url": "https://10.0.0.1"}, "node_monitor": {}})"),
+            "config.json: node_monitor.push_token: is required (the token of the node's Kuma push "
+            "monitor)");
+  const Config config = Parsed(R"({"kuma": {"url": "https://10.0.0.1"},
+    "jobs": {"backup-1": {"push_token": "k8Qz3vT1pL"}},
+    "node_monitor": {"push_token": "Nd7mQ2xR9w"}})");
+  EXPECT_EQ(config.node_monitor.push_token, "Nd7mQ2xR9w");
+  EXPECT_EQ(config.Secrets(), (std::vector<std::string>{"k8Qz3vT1pL", "Nd7mQ2xR9w"}));
+  EXPECT_EQ(Parsed(R"({"kuma": {"url": "https://10.0.0.1"},
+    "node_monitor": {"push_token": "Nd7mQ2xR9w"}})")
+                .Secrets(),
+            std::vector<std::string>{"Nd7mQ2xR9w"});
+}
+
+TEST(ConfigTest, ABadNodeMonitorTokenIsReportedWithoutRepeatingIt) {
+  for (const char* token : {"Nd7m Q2xR9w", "Nd7m\u00e9Q2", ""}) {
+    const std::string error = OneError(std::string(R"({"kuma": {"url": "https://10.0.0.1"},
+    "node_monitor": {"push_token": ")") + token + "\"}}");
+    EXPECT_EQ(error,
+              "config.json: node_monitor.push_token: must be 1 to 256 printable ASCII characters "
+              "without spaces")
+        << token;
+    EXPECT_EQ(error.find("Nd7m"), std::string::npos) << token;
+  }
+}
+
+TEST(ConfigTest, AdviceWarnsOfAHeartbeatIntervalTheTimerCannotKeepUpWith) {
+  Config config = Parsed(R"({"kuma": {"url": "https://10.0.0.1"}})");
+  EXPECT_EQ(ConfigAdvice(config), "");
+  config.kuma.heartbeat_interval_minutes = 12;
+  EXPECT_EQ(ConfigAdvice(config), "");
+  config = Parsed(R"({"kuma": {"url": "https://10.0.0.1", "heartbeat_interval_minutes": 11}})");
+  EXPECT_EQ(ConfigAdvice(config),
+            "kuma.heartbeat_interval_minutes is 11: refresh pushes every 5 to 6 minutes, so one "
+            "late timer run turns monitors DOWN; use at least 12 (default 15)");
+  config.kuma.heartbeat_interval_minutes = 5;
+  EXPECT_THAT(ConfigAdvice(config), ::testing::HasSubstr("kuma.heartbeat_interval_minutes is 5:"));
 }
 
 TEST(ConfigTest, AMissingFileIsNamed) {

@@ -16,6 +16,47 @@ namespace pbk {
 
 using Clock = std::chrono::steady_clock;
 
+int SpawnProcess(const SpawnSpec& spec, pid_t* pid) {
+  if (spec.argv.empty()) return EINVAL;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, spec.stdout_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, spec.stderr_fd, STDERR_FILENO);
+  // Not every library opens its descriptors close-on-exec (boost.asio's
+  // sockets are not): nothing beyond 0-2 reaches the child.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (spec.own_process_group) {
+    posix_spawnattr_setpgroup(&attributes, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int signal_number : {SIGPIPE, SIGALRM, SIGTERM, SIGXFSZ}) {
+    sigaddset(&defaults, signal_number);
+  }
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, flags);
+
+  std::vector<char*> args;
+  for (const auto& arg : spec.argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& entry : spec.env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  const int error =
+      posix_spawn(pid, spec.argv[0].c_str(), &actions, &attributes, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  return error;
+}
+
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env,
                          std::chrono::milliseconds timeout) {
@@ -34,42 +75,14 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
   UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigaddset(&defaults, SIGALRM);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGXFSZ);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-  std::vector<char*> envp;
-  for (auto& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-
+  SpawnSpec spec;
+  spec.argv = argv;
+  for (const auto& [name, value] : env) spec.env.push_back(name + "=" + value);
+  spec.stdout_fd = out_write.get();
+  spec.stderr_fd = err_write.get();
+  spec.own_process_group = true;
   pid_t pid = 0;
-  int spawn_error = argv.empty() ? EINVAL
-                                 : posix_spawn(&pid, argv[0].c_str(), &actions, &attributes,
-                                               args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
+  const int spawn_error = SpawnProcess(spec, &pid);
   out_write.Reset();
   err_write.Reset();
   if (spawn_error != 0) {

@@ -2,6 +2,8 @@
 // environment and no inherited descriptors, and capturing what it says.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -25,6 +27,21 @@ struct ProcessResult {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env,
                          std::chrono::milliseconds timeout);
+
+// How every child process starts: ARGV[0] (an absolute path) with exactly
+// ENV ("NAME=value" strings), stdin from /dev/null, stdout and stderr onto
+// the given descriptors, the signals the parent ignores or blocks back at
+// their defaults, and NO other descriptor inherited (a kept-alive TLS
+// connection, a lock, a spool entry). Optionally in a process group of its
+// own. Returns 0, or the errno value why it could not be started.
+struct SpawnSpec {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  bool own_process_group = false;
+};
+int SpawnProcess(const SpawnSpec& spec, pid_t* pid);
 
 // "exit code 255", "killed by signal 9", "timed out after 30 s".
 std::string DescribeExit(const ProcessResult& result, std::chrono::milliseconds timeout);

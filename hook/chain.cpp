@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "fs.h"
+#include "process.h"
 
 namespace pbk {
 namespace {
@@ -44,31 +45,14 @@ int RunOne(const std::string& script, const std::vector<std::string>& args,
     return 0;
   }
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int signal_number : {SIGPIPE, SIGXFSZ, SIGALRM}) sigaddset(&defaults, signal_number);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> argv = {const_cast<char*>(script.c_str())};
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
-
+  SpawnSpec spec;
+  spec.argv.push_back(script);
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env = env;
+  spec.stdout_fd = write_end.get();
+  spec.stderr_fd = write_end.get();
   pid_t pid = 0;
-  int spawn_error =
-      posix_spawn(&pid, script.c_str(), &actions, &attributes, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
+  const int spawn_error = SpawnProcess(spec, &pid);
   write_end.Reset();
   if (spawn_error != 0) {
     *error = "cannot run chained hook " + script + ": " + ErrnoText(spawn_error);

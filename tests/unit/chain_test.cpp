@@ -1,7 +1,9 @@
 #include "chain.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -75,6 +77,21 @@ TEST(ChainTest, AChildLeftHoldingTheOutputIsNotWaitedFor) {
   EXPECT_EQ(::testing::internal::GetCapturedStdout(), "started\n");
   EXPECT_EQ(outcome.exit_code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(ChainTest, AChainedHookInheritsNoDescriptorButItsThree) {
+  testing::TestDir dir;
+  // What the hook holds when it runs the chain: say, a kept-alive socket to
+  // Kuma or a lock, opened by a library without close-on-exec.
+  const int leaked = open(dir.Write("held", "x").c_str(), O_RDONLY);
+  ASSERT_GE(leaked, 3);
+  const std::string log = dir.Path("fds");
+  const std::string script = Script(dir, "fds.sh", "ls /proc/self/fd >" + log + "\n");
+  ChainOutcome outcome = RunChain({script}, {"job-end"}, {"LC_ALL=C"});
+  close(leaked);
+  EXPECT_EQ(outcome.exit_code, 0);
+  // ls itself opens one more descriptor (the folder it lists): 0, 1, 2, 3.
+  EXPECT_EQ(dir.Read("fds"), "0\n1\n2\n3\n");
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ add_executable(pbk_blackbox_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/fault_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/refresh_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/connection_test.cpp)
 target_compile_definitions(pbk_blackbox_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

@@ -1,0 +1,1590 @@
+// Black-box tests of `pbk-agent refresh` and of how it, `flush` and the
+// hook's job-end push share a job's monitor: the built binary against the
+// fake PVE (REST API with a read-only token: the job list and where the
+// guests are) and the fake Uptime Kuma, with runs made by pbk-vzdump-sim
+// through the real hook wrapper. What is asserted is what Kuma received
+// (one push per monitor, its status and words, no `ping`, the order of a
+// job's pushes), the exit codes, `--json` and the spool's folders.
+//
+// Scheduler state files (scheduler_dir/vzdump-<id>.json) and refresh's
+// memory (state_dir/refresh.json) are written here where a test needs a past
+// that a test cannot wait for; their formats are pvescheduler's
+// (`{"state":"stopped","msg":"OK","upid":…}`) and agent/refresh.cpp's.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fake_kuma.h"
+#include "fake_pve.h"
+#include "process.h"
+#include "suite_log.h"
+#include "test_certs.h"
+#include "test_dir.h"
+#include "test_text.h"
+
+namespace pbk::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const std::string kBinDir = PBK_BIN_DIR;
+const std::string kSourceDir = PBK_SOURCE_DIR;
+
+constexpr char kTokenId[] = "pbk-agent@pve!guard";
+constexpr char kNode[] = "pve1";
+
+// The job most tests watch: all guests, daily at 21:00.
+constexpr char kJob[] = "backup-8d6f3a2c-1b4e";
+// All guests, daily at 03:00; its id sorts before kJob's, so refresh pushes
+// it first.
+constexpr char kJobEarly[] = "backup-1f0c7d42-9e31";
+// Jobs whose part each test sets.
+constexpr char kJobOther[] = "backup-7e2d5b10-a8f4";
+constexpr char kJobMore[] = "backup-5c01e9aa-73d2";
+
+// Push tokens as Kuma makes them: random letters and digits.
+constexpr char kToken[] = "Tq3Vb8Nw2Kx6Hz9Lm4Rc";
+constexpr char kTokenEarly[] = "Ya7Pd1Ge5Ju8Sf2Wn6Qk";
+constexpr char kTokenOther[] = "Mb4Xr9Cv3Lt7Dh1Zp5Ae";
+constexpr char kTokenMore[] = "Fs8Kw2Ny6Bq3Gm9Tj4Uo";
+constexpr char kNodeToken[] = "Rn5Ec1Hx7Wa3Vk8Pi2Ld";
+constexpr char kApiSecret[] = "3f9c1d7e-5a2b-4c8d-9e0f-a1b2c3d4e5f6";
+
+// --- small helpers ------------------------------------------------------------
+
+int64_t NowSeconds() { return static_cast<int64_t>(time(nullptr)); }
+
+// As pbk-agent writes times in messages (FormatLocalTime): local time.
+std::string LocalTime(int64_t epoch_seconds) {
+  const time_t t = static_cast<time_t>(epoch_seconds);
+  struct tm local {};
+  localtime_r(&t, &local);
+  char buffer[32];
+  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &local);
+  return buffer;
+}
+
+// The first local HOUR:MINUTE strictly after AFTER (seconds).
+int64_t NextDaily(int64_t after, int hour, int minute) {
+  const time_t t = static_cast<time_t>(after);
+  struct tm local {};
+  localtime_r(&t, &local);
+  for (int day = 0; day < 3; ++day) {
+    struct tm candidate = local;
+    candidate.tm_mday += day;
+    candidate.tm_hour = hour;
+    candidate.tm_min = minute;
+    candidate.tm_sec = 0;
+    candidate.tm_isdst = -1;
+    const int64_t at = static_cast<int64_t>(mktime(&candidate));
+    if (at > after) return at;
+  }
+  return 0;
+}
+
+// A UPID as PVE writes it (hex fields).
+std::string Upid(unsigned long long pid, unsigned long long pstart, int64_t start) {
+  char fields[64];
+  std::snprintf(fields, sizeof fields, "%08llX:%08llX:%08llX", pid, pstart,
+                static_cast<unsigned long long>(start));
+  return std::string("UPID:") + kNode + ":" + fields + ":vzdump::root@pam:";
+}
+
+// A worker that surely is not alive: a pid near the top of the range with a
+// start time no process of this boot has.
+std::string DeadUpid(int64_t start) { return Upid(4194000, 1, start); }
+
+bool WaitUntil(const std::function<bool()>& done, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+std::vector<std::string> FilesIn(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    if (!StartsWith(name, ".")) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string Msg(const json& request) { return Str(At(request, "query"), "msg"); }
+bool HasPing(const json& request) { return At(request, "query").contains("ping"); }
+
+// A job's message without its "; next run …" tail (which moves with the clock).
+std::string WithoutNextRun(const std::string& message) {
+  return message.substr(0, message.find("; next run "));
+}
+
+std::string Describe(const std::vector<json>& pushes) {
+  std::string text;
+  for (size_t i = 0; i < pushes.size(); ++i) {
+    text += "  #" + std::to_string(i + 1) + " " + Str(At(pushes[i], "query"), "status") +
+            (HasPing(pushes[i]) ? " (ping)" : "") + ": " + Msg(pushes[i]) + "\n";
+  }
+  return text;
+}
+
+// A lock the test holds as another pbk-agent process would (flock, as
+// FileLock does), e.g. on state_dir/locks/job-<id>.lock.
+class HeldLock {
+ public:
+  ~HeldLock() { Release(); }
+  bool Take(const std::string& path) {
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    return fd_ >= 0 && flock(fd_, LOCK_EX | LOCK_NB) == 0;
+  }
+  void Release() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// --- jobs as PVE lists them ------------------------------------------------------
+
+struct JobSpec {
+  std::string id;
+  std::string schedule = "21:00";
+  // Options besides the schedule, as jobs.cfg holds them; "script" empty
+  // leaves the line out.
+  std::map<std::string, std::string> options;
+};
+
+// --- the fixture --------------------------------------------------------------------
+
+struct AgentSetup {
+  std::map<std::string, std::string> jobs = {{kJob, kToken}};  // job id -> push token
+  bool node_monitor = true;
+  int timeout_seconds = 3;
+  // hook.chain: the gate script, which can hold a run in backup-end of guest
+  // 100 (see ArmGate).
+  bool gate = false;
+};
+
+struct SimRun {
+  RunResult process;
+  json summary;
+
+  json Call(const std::string& phase) const {
+    for (const auto& call : At(summary, "calls")) {
+      if (Str(call, "phase") == phase) return call;
+    }
+    return json();
+  }
+  // What PHASE wrote to the task log.
+  std::string TaskLog(const std::string& phase) const {
+    std::string text;
+    const json call = Call(phase);
+    for (const auto& line : At(call, "stdout")) {
+      if (line.is_string()) text += line.get<std::string>() + "\n";
+    }
+    return text;
+  }
+  std::string Log() const { return process.out + process.err; }
+};
+
+class RefreshBlackboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string err;
+    ASSERT_TRUE(MakeTestCertificates(dir_.Path("certs"), &err)) << err;
+    hook_ = dir_.Path("vzdump-uptime-kuma-hook.sh");
+    state_dir_ = dir_.Path("state");
+    sched_dir_ = dir_.Path("sched");
+    config_path_ = dir_.Path("config.json");
+    std::filesystem::create_directories(sched_dir_);
+    ASSERT_TRUE(RenderHookWrapper(kSourceDir, kBinDir + "/pbk-agent", config_path_, hook_, &err))
+        << err;
+
+    secrets_.insert(kApiSecret);
+    RegisterSecret(kApiSecret);
+    json tokens = {{kTokenId, {{"secret", kApiSecret}, {"privs", {"Sys.Audit"}}}}};
+    tokens_path_ = dir_.Write("tokens.json", tokens.dump(2) + "\n");
+    secret_file_ = dir_.Write("pve-token", std::string(kApiSecret) + "\n");
+
+    FakePveOptions options;
+    options.root = dir_.Path("root");
+    options.cert = Cert("pve");
+    options.key = Key("pve");
+    options.tokens = tokens_path_;
+    options.work_dir = dir_.path();
+    pve_ = std::make_unique<FakePve>(options);
+    ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob)}));
+    ASSERT_TRUE(pve_->WriteRootFile("vzdump.cron", "")) << "vzdump.cron";
+    // web01 and db01 live here, 110 on pve2.
+    PlaceGuests(
+        {{100, kNode, "web01", false}, {101, kNode, "db01", false}, {110, "pve2", "mail", false}});
+    ASSERT_TRUE(pve_->Start(&err)) << err;
+    pvesh_ = pve_->InstallPvesh(dir_.path());
+    ASSERT_FALSE(pvesh_.empty());
+  }
+
+  void TearDown() override {
+    // Nothing a gated run left behind may wait for the gate any longer.
+    if (!gate_dir_.empty()) dir_.Write("gate/open", "");
+    if (kuma_) kuma_->Stop();
+    if (pve_) pve_->Stop();
+    ExpectNoSecretLeaked();
+  }
+
+  std::string Cert(const std::string& name) const { return dir_.Path("certs/" + name + ".pem"); }
+  std::string Key(const std::string& name) const { return dir_.Path("certs/" + name + ".key"); }
+
+  // A job of all guests with the hook, as the guard leaves it.
+  JobSpec AllJob(const std::string& id, const std::string& schedule = "21:00") const {
+    return JobSpec{id,
+                   schedule,
+                   {{"all", "1"},
+                    {"enabled", "1"},
+                    {"mode", "snapshot"},
+                    {"script", hook_},
+                    {"storage", "pbs1"}}};
+  }
+  // A job of some guests with the hook.
+  JobSpec VmidJob(const std::string& id, const std::string& vmids) const {
+    JobSpec job = AllJob(id);
+    job.options.erase("all");
+    job.options["vmid"] = vmids;
+    return job;
+  }
+
+  // jobs.cfg in PVE's order: schedule first, the other keys alphabetically.
+  void WriteJobs(const std::vector<JobSpec>& jobs) {
+    std::string text;
+    for (const auto& job : jobs) {
+      if (!text.empty()) text += "\n";
+      text += "vzdump: " + job.id + "\n\tschedule " + job.schedule + "\n";
+      for (const auto& [key, value] : job.options) {
+        if (!value.empty()) text += "\t" + key + " " + value + "\n";
+      }
+    }
+    ASSERT_TRUE(pve_->WriteRootFile("jobs.cfg", text));
+  }
+
+  struct Placed {
+    int vmid;
+    std::string node;
+    std::string name;
+    bool is_template;
+  };
+  // The cluster's guests, as /cluster/resources lists them.
+  void PlaceGuests(const std::vector<Placed>& guests) {
+    json list = json::array();
+    for (const auto& guest : guests) {
+      list.push_back({{"vmid", guest.vmid},
+                      {"node", guest.node},
+                      {"type", "qemu"},
+                      {"name", guest.name},
+                      {"status", "running"},
+                      {"template", guest.is_template ? 1 : 0},
+                      {"id", "qemu/" + std::to_string(guest.vmid)}});
+    }
+    ASSERT_TRUE(pve_->WriteRootFile("resources.json", list.dump()));
+  }
+
+  void StartKuma(std::optional<std::vector<std::string>> tokens = std::nullopt) {
+    FakeKumaOptions options;
+    options.cert = Cert("ip");
+    options.key = Key("ip");
+    options.tokens = std::move(tokens);
+    options.work_dir = dir_.path();
+    kuma_ = std::make_unique<FakeKuma>(options);
+    std::string err;
+    ASSERT_TRUE(kuma_->Start(&err)) << err;
+  }
+  void RestartKuma() {
+    const uint16_t port = kuma_->port();
+    std::string err;
+    ASSERT_TRUE(kuma_->Start(&err)) << err;
+    ASSERT_EQ(kuma_->port(), port);
+  }
+
+  void WriteConfig(const AgentSetup& setup = {}) {
+    ASSERT_TRUE(kuma_) << "start Kuma first: the configuration names its port";
+    json jobs = json::object();
+    for (const auto& [id, token] : setup.jobs) {
+      jobs[id] = {{"push_token", token}};
+      secrets_.insert(token);
+      RegisterSecret(token);
+    }
+    json config = {{"node", kNode},
+                   {"kuma",
+                    {{"url", kuma_->url()},
+                     {"ca_file", Cert("ca")},
+                     {"timeout_seconds", setup.timeout_seconds}}},
+                   {"jobs", jobs},
+                   {"refresh", {{"start_grace_minutes", 30}}},
+                   {"pve",
+                    {{"api_url", pve_->url()},
+                     {"ca_file", Cert("ca")},
+                     {"token_id", kTokenId},
+                     {"token_secret_file", secret_file_},
+                     {"pvesh", pvesh_},
+                     {"timeout_seconds", 5}}},
+                   {"paths",
+                    {{"hook_script", hook_},
+                     {"state_dir", state_dir_},
+                     {"scheduler_dir", sched_dir_},
+                     {"jobs_cfg", pve_->RootPath("jobs.cfg")},
+                     {"vzdump_cron", pve_->RootPath("vzdump.cron")},
+                     {"proc", "/proc"}}}};
+    if (setup.node_monitor) {
+      config["node_monitor"] = {{"push_token", kNodeToken}};
+      secrets_.insert(kNodeToken);
+      RegisterSecret(kNodeToken);
+    }
+    if (setup.gate) config["hook"] = {{"chain", {WriteGateScript()}}};
+    dir_.Write("config.json", config.dump(2) + "\n");
+    ASSERT_EQ(chmod(config_path_.c_str(), 0600), 0);
+  }
+
+  // --- a run held in the middle ---------------------------------------------
+  //
+  // The gate script runs (through hook.chain) in every phase; once armed, it
+  // holds the run in backup-end of guest 100 (after the hook recorded that
+  // phase) until the test opens the gate. No clock decides where a run is.
+  std::string WriteGateScript() {
+    gate_dir_ = dir_.Path("gate");
+    std::filesystem::create_directories(gate_dir_);
+    std::string script =
+        "#!/bin/sh\n"
+        "if [ \"$1\" = backup-end ] && [ \"$3\" = 100 ] && [ -e GATE/armed ]; then\n"
+        "  : >GATE/waiting\n"
+        "  while [ ! -e GATE/open ]; do /bin/sleep 0.05; done\n"
+        "  /bin/rm -f GATE/armed GATE/waiting\n"
+        "fi\n"
+        "exit 0\n";
+    for (size_t at = script.find("GATE"); at != std::string::npos;
+         at = script.find("GATE", at + gate_dir_.size())) {
+      script.replace(at, 4, gate_dir_);
+    }
+    const std::string path = dir_.Write("gate.sh", script);
+    EXPECT_EQ(chmod(path.c_str(), 0755), 0);
+    return path;
+  }
+  void ArmGate() {
+    std::filesystem::remove(gate_dir_ + "/open");
+    dir_.Write("gate/armed", "");
+  }
+  // Waits until a run stands at the gate.
+  bool AtGate() {
+    return WaitUntil([&] { return Exists(gate_dir_ + "/waiting"); }, seconds(30));
+  }
+  // Opens it and waits until the held run went on.
+  bool OpenGate() {
+    dir_.Write("gate/open", "");
+    return WaitUntil([&] { return !Exists(gate_dir_ + "/armed"); }, seconds(30));
+  }
+
+  // --- runs -------------------------------------------------------------------
+
+  struct SimGuest {
+    int vmid;
+    std::string name;
+    std::string run;
+    double archive_seconds;
+  };
+  // A scheduled run of JOB_ID to STORAGE (a word that names the run in
+  // every message about it).
+  static json Scenario(const std::string& job_id, const std::string& storage,
+                       const std::vector<SimGuest>& guests) {
+    json list = json::array();
+    for (const auto& guest : guests) {
+      json entry = {
+          {"vmid", guest.vmid}, {"type", "qemu"}, {"name", guest.name}, {"run", guest.run}};
+      if (guest.archive_seconds > 0) entry["archive_seconds"] = guest.archive_seconds;
+      list.push_back(entry);
+    }
+    return {{"storage", storage},
+            {"guests", list},
+            {"job_id", job_id},
+            {"job_config", {{"storage", storage}, {"all", 1}, {"mode", "snapshot"}}}};
+  }
+  static json TwoGuests(const std::string& job_id, const std::string& storage,
+                        const std::string& run_101 = "snapshot", double archive_seconds = 0) {
+    return Scenario(
+        job_id, storage,
+        {{100, "web01", "snapshot", archive_seconds}, {101, "db01", run_101, archive_seconds}});
+  }
+
+  std::vector<std::string> SimArgv(const json& scenario, std::string* summary_path) {
+    const std::string n = std::to_string(++runs_);
+    const std::string scenario_path = dir_.Write("scenario-" + n + ".json", scenario.dump(2));
+    *summary_path = dir_.Path("summary-" + n + ".json");
+    return {kBinDir + "/pbk-vzdump-sim",
+            "--hook",
+            hook_,
+            "--scenario",
+            scenario_path,
+            "--summary",
+            *summary_path,
+            "--scheduler-dir",
+            sched_dir_,
+            "--hook-timeout",
+            "30"};
+  }
+
+  SimRun ReadSummary(RunResult process, const std::string& summary_path) {
+    SimRun run;
+    run.process = std::move(process);
+    Remember(run.process);
+    const std::string text = ReadText(summary_path);
+    Remember(text);
+    run.summary = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(run.summary.is_object())
+        << "no summary from the simulator (" << run.process.Describe() << "): " << run.Log();
+    // UPID:node:PID:PSTART:STARTTIME:…
+    const std::string upid = Str(run.summary, "upid");
+    size_t field = 0;
+    for (int colons = 0; colons < 4 && field != std::string::npos; ++colons) {
+      field = upid.find(':', field == 0 ? 0 : field + 1);
+    }
+    if (field != std::string::npos && !upid.empty()) {
+      last_start_ = std::max<int64_t>(
+          last_start_, static_cast<int64_t>(std::stoll(upid.substr(field + 1, 8), nullptr, 16)));
+    }
+    return run;
+  }
+
+  // A UPID's start is in whole seconds. Each run here starts in a second of
+  // its own, so that the order of runs is never a tie (for ties see
+  // RunsStartingInTheSameSecond…).
+  void NextSecond() {
+    EXPECT_TRUE(WaitUntil([&] { return NowSeconds() > last_start_; }, seconds(3)));
+    last_start_ = NowSeconds();
+  }
+
+  SimRun RunSim(const json& scenario) {
+    NextSecond();
+    std::string summary_path;
+    RunResult process = pbk::testing::Run(SimArgv(scenario, &summary_path), nullptr, seconds(60));
+    EXPECT_FALSE(process.timed_out) << process.out << process.err;
+    return ReadSummary(std::move(process), summary_path);
+  }
+
+  // A run in the background; FinishSim() collects it.
+  struct Background {
+    BackgroundProcess process;
+    std::string out, err, summary;
+  };
+  void StartSim(const json& scenario, Background* sim) {
+    NextSecond();
+    sim->out = dir_.Path("sim-" + std::to_string(runs_ + 1) + ".out");
+    sim->err = dir_.Path("sim-" + std::to_string(runs_ + 1) + ".err");
+    std::string err;
+    ASSERT_TRUE(
+        sim->process.Start(SimArgv(scenario, &sim->summary), nullptr, sim->out, sim->err, &err))
+        << err;
+  }
+  SimRun FinishSim(Background* sim) {
+    EXPECT_TRUE(sim->process.Wait(seconds(60))) << "the simulated run did not end";
+    RunResult process;
+    process.started = true;
+    process.exit_code = sim->process.exit_code();
+    process.signal = sim->process.term_signal();
+    process.out = ReadText(sim->out);
+    process.err = ReadText(sim->err);
+    return ReadSummary(std::move(process), sim->summary);
+  }
+
+  // --- pbk-agent ----------------------------------------------------------------
+
+  std::vector<std::string> AgentArgv(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {kBinDir + "/pbk-agent", "--config", config_path_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  RunResult Agent(const std::vector<std::string>& args) {
+    RunResult result = pbk::testing::Run(AgentArgv(args), nullptr, seconds(60));
+    Remember(result);
+    EXPECT_TRUE(result.started) << result.error;
+    EXPECT_FALSE(result.timed_out) << result.Describe() << "\n" << result.out << result.err;
+    return result;
+  }
+
+  // pbk-agent in the background; FinishAgent() collects it.
+  void StartAgent(const std::vector<std::string>& args, Background* agent) {
+    const std::string n = std::to_string(++agents_);
+    agent->out = dir_.Path("agent-" + n + ".out");
+    agent->err = dir_.Path("agent-" + n + ".err");
+    std::string err;
+    ASSERT_TRUE(agent->process.Start(AgentArgv(args), nullptr, agent->out, agent->err, &err))
+        << err;
+  }
+  RunResult FinishAgent(Background* agent) {
+    EXPECT_TRUE(agent->process.Wait(seconds(60))) << "pbk-agent did not end";
+    RunResult result;
+    result.started = true;
+    result.exit_code = agent->process.exit_code();
+    result.signal = agent->process.term_signal();
+    result.out = ReadText(agent->out);
+    result.err = ReadText(agent->err);
+    Remember(result);
+    return result;
+  }
+
+  void Remember(const RunResult& result) {
+    Remember(result.out);
+    Remember(result.err);
+  }
+  void Remember(const std::string& text) {
+    outputs_.push_back(text);
+    RecordSuiteOutput(text);
+  }
+
+  // The job (or node) entry of a `refresh --json` document; null when missing.
+  static json MonitorEntry(const json& document, const std::string& monitor) {
+    for (const auto& entry : At(document, "monitors")) {
+      if (Str(entry, "monitor") == monitor) return entry;
+    }
+    return json();
+  }
+  // What refresh says now, pushing nothing: the job's (or node's) entry.
+  json CurrentState(const std::string& monitor) {
+    RunResult now = Agent({"refresh", "--dry-run", "--json"});
+    json document = json::parse(now.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(document.is_object()) << now.out << now.err;
+    json entry = MonitorEntry(document, monitor);
+    EXPECT_FALSE(entry.is_null()) << monitor << " missing:\n" << now.out;
+    return entry;
+  }
+
+  // --- what Kuma received -----------------------------------------------------------
+
+  size_t Mark() const { return kuma_->Requests().size(); }
+  std::vector<json> RequestsSince(size_t mark) const {
+    auto requests = kuma_->Requests();
+    return std::vector<json>(requests.begin() + static_cast<long>(std::min(mark, requests.size())),
+                             requests.end());
+  }
+  std::vector<json> PushesSince(size_t mark, const std::string& token) const {
+    std::vector<json> pushes;
+    for (auto& request : RequestsSince(mark)) {
+      if (Str(request, "token") == token) pushes.push_back(std::move(request));
+    }
+    return pushes;
+  }
+
+  // --- files ---------------------------------------------------------------------
+
+  std::string SpoolDir() const { return state_dir_ + "/spool"; }
+  std::string FailedDir() const { return state_dir_ + "/spool/failed"; }
+  std::vector<std::string> SpoolEntries() const {
+    std::vector<std::string> entries;
+    for (const auto& name : FilesIn(SpoolDir())) {
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
+        entries.push_back(name);
+      }
+    }
+    return entries;
+  }
+
+  // A spool entry as hook/spool.cpp SerializeSpooledPush writes it, in
+  // state_dir/SUBDIR/KEY.json.
+  std::string WriteSpoolEntry(const std::string& subdir, const std::string& key,
+                              const std::string& job_id, bool up, const std::string& message,
+                              int64_t created_ms) {
+    const json entry = {{"format", 1},    {"job_id", job_id}, {"status", up ? "up" : "down"},
+                        {"msg", message}, {"ping", 725000},   {"created", created_ms},
+                        {"run", key},     {"attempts", 1},    {"last_error", "connection refused"}};
+    return dir_.Write("state/" + subdir + "/" + key + ".json", entry.dump(1) + "\n");
+  }
+
+  // A finished run as the hook records it (hook/run_record.cpp).
+  // Its job-start comes JOB_START_AFTER seconds after the worker started
+  // (a run waits there for the node's vzdump lock), its end DURATION later.
+  void WriteRunRecord(const std::string& job_id, const std::string& upid, int64_t start, bool up,
+                      const std::string& message, int64_t job_start_after = 0,
+                      int64_t duration = 300) {
+    const std::vector<std::string> fields = [&] {
+      std::vector<std::string> parts;
+      size_t from = 0;
+      for (size_t at = upid.find(':'); at != std::string::npos; at = upid.find(':', from)) {
+        parts.push_back(upid.substr(from, at - from));
+        from = at + 1;
+      }
+      return parts;
+    }();
+    const std::string key =
+        "upid-" + std::string(kNode) + "-" + fields[2] + "-" + fields[3] + "-" + fields[4];
+    const int64_t start_ms = start * 1000;
+    const int64_t job_start_ms = start_ms + job_start_after * 1000;
+    const int64_t end_ms = job_start_ms + duration * 1000;
+    json guests = json::array();
+    for (const auto& [vmid, name] :
+         std::vector<std::pair<int, std::string>>{{100, "web01"}, {101, "db01"}}) {
+      guests.push_back({{"vmid", vmid},
+                        {"type", "qemu"},
+                        {"name", name},
+                        {"mode", "snapshot"},
+                        {"target", "vm/" + std::to_string(vmid) + "/x"},
+                        {"result", up ? "ok" : "failed"},
+                        {"started", job_start_ms + 1000},
+                        {"ended", end_ms - 1000}});
+    }
+    const json record = {{"format", 1},
+                         {"key", key},
+                         {"upid", upid},
+                         {"worker_pid", 4194000},
+                         {"node", kNode},
+                         {"storage", "pbs1"},
+                         {"dumpdir", ""},
+                         {"first", start_ms},
+                         {"job_start", job_start_ms},
+                         {"end", end_ms},
+                         {"end_phase", "job-end"},
+                         {"guests", guests},
+                         {"job_id", job_id},
+                         {"job_source", "scheduler"},
+                         {"push",
+                          {{"state", "delivered"},
+                           {"up", up},
+                           {"message", message},
+                           {"ping", end_ms - job_start_ms},
+                           {"at", end_ms},
+                           {"detail", ""}}}};
+    dir_.Write("state/runs/" + key + ".json", record.dump(1) + "\n");
+  }
+
+  void WriteSchedulerState(const std::string& job_id, const json& state) {
+    dir_.Write("sched/vzdump-" + job_id + ".json", state.dump());
+  }
+
+  // What refresh remembers (agent/refresh.cpp SaveRefreshMemory): that it
+  // has seen each job, as it is now, since SINCE.
+  void WriteRefreshMemory(const std::map<std::string, std::string>& schedules, int64_t since) {
+    json jobs = json::object();
+    for (const auto& [id, schedule] : schedules) {
+      jobs[id] = {{"schedule", schedule}, {"enabled", true}, {"since", since}};
+    }
+    dir_.Write("state/refresh.json", json({{"format", 1}, {"jobs", jobs}}).dump(1) + "\n");
+  }
+
+  std::string LockPath(const std::string& job_id) const {
+    return state_dir_ + "/locks/job-" + job_id + ".lock";
+  }
+
+  // --- refresh, every way, for one picture of the node -------------------------
+
+  struct Want {
+    std::string job;  // "" for the node monitor
+    std::string token;
+    std::string state;  // refresh's state name; for the node "ok" or "problems"
+    bool up = true;
+    std::vector<std::string> words;   // each must be in the message
+    std::vector<std::string> absent;  // none may be
+  };
+  static Want Node(bool up, std::vector<std::string> words, std::vector<std::string> absent = {}) {
+    return Want{"", kNodeToken, up ? "ok" : "problems", up, std::move(words), std::move(absent)};
+  }
+  static std::string MonitorName(const Want& want) {
+    return want.job.empty() ? std::string("node ") + kNode : "job " + want.job;
+  }
+
+  static void ExpectPushSays(const json& push, const Want& want) {
+    const std::string status = want.up ? "up" : "down";
+    EXPECT_EQ(Str(push, "method"), "GET") << push.dump();
+    EXPECT_EQ(Str(push, "path"), "/api/push/" + want.token) << push.dump();
+    EXPECT_EQ(Str(At(push, "query"), "status"), status) << MonitorName(want) << ": " << Msg(push);
+    EXPECT_EQ(Str(At(push, "kuma"), "status"), status) << push.dump();
+    EXPECT_EQ(At(push, "answered"), 200) << push.dump();
+    EXPECT_FALSE(HasPing(push)) << "refresh sends no ping: " << push.dump();
+    for (const auto& word : want.words) {
+      EXPECT_TRUE(Contains(Msg(push), word))
+          << MonitorName(want) << ": no \"" << word << "\" in: " << Msg(push);
+    }
+    for (const auto& word : want.absent) {
+      EXPECT_FALSE(Contains(Msg(push), word))
+          << MonitorName(want) << ": \"" << word << "\" in: " << Msg(push);
+    }
+  }
+
+  // Runs refresh, refresh --service and refresh --dry-run --json, and checks
+  // each against WANTS: one push per monitor (none in a dry run), what each
+  // says, the exit codes, the JSON.
+  void ExpectRefresh(const std::vector<Want>& wants) {
+    const bool any_down =
+        std::any_of(wants.begin(), wants.end(), [](const Want& want) { return !want.up; });
+    const size_t downs = static_cast<size_t>(
+        std::count_if(wants.begin(), wants.end(), [](const Want& want) { return !want.up; }));
+
+    size_t mark = Mark();
+    RunResult refresh = Agent({"refresh"});
+    EXPECT_EQ(refresh.exit_code, any_down ? 1 : 0) << refresh.out << refresh.err;
+    auto pushes = RequestsSince(mark);
+    EXPECT_EQ(pushes.size(), wants.size()) << Describe(pushes);
+    for (const auto& want : wants) {
+      auto mine = PushesSince(mark, want.token);
+      EXPECT_EQ(mine.size(), 1u) << MonitorName(want) << ":\n" << Describe(mine);
+      if (!mine.empty()) ExpectPushSays(mine.front(), want);
+      const std::string verdict = std::string(want.up ? "up" : "DOWN") + " (" + want.state + "): ";
+      EXPECT_TRUE(Contains(refresh.err, MonitorName(want) + " pushed: " + verdict))
+          << MonitorName(want) << " pushed: " << verdict << "\nin:\n"
+          << refresh.err;
+    }
+    EXPECT_TRUE(Contains(refresh.err, "refresh: " + std::to_string(wants.size()) +
+                                          " monitor(s) pushed, " + std::to_string(downs) +
+                                          " down, 0 push(es) failed"))
+        << refresh.err;
+
+    // As a service, a monitor pushed down is Kuma's news, not a failure.
+    mark = Mark();
+    RunResult service = Agent({"refresh", "--service"});
+    EXPECT_EQ(service.exit_code, 0) << service.out << service.err;
+    EXPECT_EQ(RequestsSince(mark).size(), wants.size()) << Describe(RequestsSince(mark));
+    for (const auto& want : wants) {
+      auto mine = PushesSince(mark, want.token);
+      EXPECT_EQ(mine.size(), 1u) << MonitorName(want) << " (--service):\n" << Describe(mine);
+      if (!mine.empty()) ExpectPushSays(mine.front(), want);
+    }
+
+    // A dry run pushes nothing and tells the same in JSON, without a token.
+    mark = Mark();
+    RunResult dry = Agent({"refresh", "--dry-run", "--json"});
+    EXPECT_EQ(dry.exit_code, any_down ? 1 : 0) << dry.out << dry.err;
+    EXPECT_TRUE(RequestsSince(mark).empty()) << Describe(RequestsSince(mark));
+    json document = json::parse(dry.out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(document.is_object()) << dry.out << dry.err;
+    EXPECT_EQ(At(document, "node"), kNode);
+    EXPECT_EQ(At(document, "dry_run"), true);
+    EXPECT_EQ(At(document, "pushed"), 0);
+    EXPECT_EQ(At(document, "failed"), 0);
+    EXPECT_EQ(At(document, "down"), downs);
+    EXPECT_EQ(At(document, "source"), "rest");
+    EXPECT_EQ(At(document, "monitors").size(), wants.size()) << document.dump(1);
+    for (const auto& want : wants) {
+      const json entry = MonitorEntry(document, MonitorName(want));
+      ASSERT_FALSE(entry.is_null()) << MonitorName(want) << " missing:\n" << document.dump(1);
+      EXPECT_EQ(Str(entry, "state"), want.state) << entry.dump();
+      EXPECT_EQ(Str(entry, "status"), want.up ? "up" : "down") << entry.dump();
+      EXPECT_EQ(At(entry, "pushed"), false) << entry.dump();
+      EXPECT_TRUE(At(entry, "error").is_null()) << entry.dump();
+      for (const auto& word : want.words) {
+        EXPECT_TRUE(Contains(Str(entry, "message"), word)) << word << " / " << entry.dump();
+      }
+    }
+    for (const auto& secret : secrets_) {
+      EXPECT_FALSE(Contains(dry.out, secret)) << "a secret in refresh --json:\n" << dry.out;
+    }
+  }
+
+  // Push tokens and the API token secret must not show up in anything the
+  // product printed or wrote. The configuration, the token files and the
+  // fakes' own logs hold them by design.
+  void ExpectNoSecretLeaked() {
+    std::set<std::string> exempt = {config_path_, tokens_path_, secret_file_};
+    if (pve_) {
+      exempt.insert(pve_->log_path());
+      exempt.insert(pve_->pvesh_log_path());
+      exempt.insert(dir_.Path("pvesh-probe.jsonl"));
+    }
+    if (kuma_) exempt.insert(kuma_->log_path());
+    const auto texts = TextsToScan(outputs_, dir_.path(), exempt);
+    for (const auto& secret : secrets_) {
+      for (const auto& [where, text] : texts) {
+        EXPECT_FALSE(Contains(text, secret)) << "a secret leaked into " << where << ":\n" << text;
+      }
+    }
+  }
+
+  TestDir dir_;
+  std::string hook_;
+  std::string state_dir_;
+  std::string sched_dir_;
+  std::string config_path_;
+  std::string tokens_path_;
+  std::string secret_file_;
+  std::string pvesh_;
+  std::string gate_dir_;
+  std::unique_ptr<FakePve> pve_;
+  std::unique_ptr<FakeKuma> kuma_;
+  std::vector<std::string> outputs_;
+  std::set<std::string> secrets_;
+  int runs_ = 0;
+  int agents_ = 0;
+  int64_t last_start_ = 0;  // when the last simulated run was started, in seconds
+};
+
+using RefreshStateTest = RefreshBlackboxTest;
+using RefreshNodeMonitorTest = RefreshBlackboxTest;
+using RefreshInterleavedTest = RefreshBlackboxTest;
+using RefreshUndeliverableTest = RefreshBlackboxTest;
+
+const std::vector<std::string> kNodeOk = {"pve1: pbk-agent OK: ", "all monitored",
+                                          "the hook in effect for each", "spool empty"};
+
+// --- 1. every state a job can be in ---------------------------------------------
+
+TEST_F(RefreshStateTest, OkAfterARunIsUpWithTheRunsResult) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  SimRun run = RunSim(TwoGuests(kJob, "pbs1"));
+  ASSERT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+  ASSERT_EQ(kuma_->Requests().size(), 1u) << "the hook's own push";
+
+  ExpectRefresh({{kJob,
+                  kToken,
+                  "ok",
+                  true,
+                  {"pve1: last run ", "all 2 guests backed up", "pbs1", "; next run "},
+                  {"delivered late", "running"}},
+                 Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, FailedGuestMakesTheJobDownNamingIt) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  SimRun run = RunSim(TwoGuests(kJob, "pbs1", "fail-archive"));
+  ASSERT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+
+  ExpectRefresh({{kJob,
+                  kToken,
+                  "failed",
+                  false,
+                  {"pve1: last run ", "1 of 2 guests FAILED", "failed: 101 db01", "; next run "},
+                  {}},
+                 Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, RunInProgressIsRunningAndThenItsResult) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  AgentSetup setup;
+  setup.gate = true;
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+  ArmGate();
+  Background sim;
+  ASSERT_NO_FATAL_FAILURE(StartSim(TwoGuests(kJob, "pbs1"), &sim));
+  ASSERT_TRUE(AtGate()) << ReadText(sim.out) << ReadText(sim.err);
+
+  ExpectRefresh({{kJob,
+                  kToken,
+                  "running",
+                  true,
+                  {"pve1: running since ", "no earlier run on record"},
+                  {"never ended"}},
+                 Node(true, kNodeOk)});
+
+  // Once the run ends, its result is the state.
+  const size_t mark = Mark();
+  ASSERT_TRUE(OpenGate());
+  SimRun run = FinishSim(&sim);
+  EXPECT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+  EXPECT_EQ(PushesSince(mark, kToken).size(), 1u) << "the hook's push";
+  const json now = CurrentState("job " + std::string(kJob));
+  EXPECT_EQ(Str(now, "state"), "ok") << now.dump();
+}
+
+TEST_F(RefreshStateTest, RunWhoseWorkerWasKilledIsVanishedAndDown) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  AgentSetup setup;
+  setup.gate = true;
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+  ArmGate();
+  Background sim;
+  ASSERT_NO_FATAL_FAILURE(StartSim(TwoGuests(kJob, "pbs1"), &sim));
+  ASSERT_TRUE(AtGate()) << ReadText(sim.out) << ReadText(sim.err);
+  // vzdump's worker dies mid-run without job-end or job-abort.
+  const pid_t worker = sim.process.pid();
+  ASSERT_GT(worker, 0);
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  ASSERT_TRUE(sim.process.Wait(seconds(10)));
+  EXPECT_EQ(sim.process.term_signal(), SIGKILL);
+  ASSERT_TRUE(OpenGate()) << "the orphaned hook call did not go on";
+  EXPECT_TRUE(kuma_->Requests().empty()) << "no push without job-end";
+
+  ExpectRefresh(
+      {{kJob,
+        kToken,
+        "vanished",
+        false,
+        {"pve1: the run started ", "never ended", "vzdump worker is gone", "; task UPID:pve1:"},
+        {"running since"}},
+       Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, DailyJobWithoutARunForTwoDaysIsMissed) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  // Refresh has watched the job for a week; its last run, two days ago, was
+  // ok; pvescheduler's state file says so; nothing ran since.
+  const int64_t now = NowSeconds();
+  int64_t last = now - 2 * 24 * 3600;
+  if (LocalTime(last).substr(11) == "21:00:00") last -= 1;
+  const std::string upid = DeadUpid(last);
+  WriteRefreshMemory({{kJob, "21:00"}}, now - 7 * 24 * 3600);
+  WriteRunRecord(kJob, upid, last, true, "pve1: all 2 guests backed up in 5m 00s to pbs1");
+  WriteSchedulerState(kJob, {{"state", "stopped"}, {"msg", "OK"}, {"upid", upid}});
+  const std::string due = LocalTime(NextDaily(last, 21, 0));
+
+  ExpectRefresh(
+      {{kJob,
+        kToken,
+        "missed",
+        false,
+        {"pve1: run due " + due + " did not start", "(last run " + LocalTime(last) + ": ok)"},
+        {}},
+       Node(true, kNodeOk)});
+}
+
+// Two runs of the job whose workers started in the same second (a UPID's
+// start is in whole seconds): the second waited for the node's vzdump lock
+// and ran after the first. The later run's result is the job's state.
+TEST_F(RefreshStateTest, RunsStartingInTheSameSecondAreToldApartByWhenTheyRan) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  const int64_t start = NowSeconds() - 3600;
+  const std::string first = Upid(0x1000, 5000, start);
+  const std::string second = Upid(0x2000, 5001, start);
+  WriteRunRecord(kJob, first, start, true, "pve1: all 2 guests backed up in 5m 00s to store-first",
+                 0, 300);
+  WriteRunRecord(kJob, second, start, false,
+                 "pve1: 1 of 2 guests FAILED, 5m 00s, storage store-second", 300, 300);
+  WriteSchedulerState(kJob, {{"state", "stopped"}, {"msg", "OK"}, {"upid", first}});
+
+  const json now = CurrentState("job " + std::string(kJob));
+  EXPECT_EQ(Str(now, "state"), "failed") << now.dump();
+  EXPECT_EQ(Str(now, "status"), "down") << now.dump();
+  EXPECT_TRUE(Contains(Str(now, "message"), "store-second")) << now.dump();
+}
+
+TEST_F(RefreshStateTest, JobOfAnotherNodeIsNotHereAndUp) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  JobSpec pve2 = AllJob(kJobOther, "23:00");
+  pve2.options["node"] = "pve2";
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob), pve2}));
+  AgentSetup setup;
+  setup.jobs = {{kJob, kToken}, {kJobOther, kTokenOther}};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {"pve1: no run on record yet"}, {}},
+                 {kJobOther,
+                  kTokenOther,
+                  "not-here",
+                  true,
+                  {"pve1: nothing to back up on this node: the job runs on node pve2 only"},
+                  {}},
+                 Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, SchedulerRunWithNoGuestHereIsNotHereAndUp) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  // A job of guest 100 only: pvescheduler ran it a minute ago with no guest
+  // of it here (100 came here since), so no worker and no UPID.
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob), VmidJob(kJobOther, "100")}));
+  AgentSetup setup;
+  setup.jobs = {{kJob, kToken}, {kJobOther, kTokenOther}};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+  const int64_t ran = NowSeconds() - 60;
+  WriteSchedulerState(kJobOther, {{"state", "stopped"}, {"msg", "OK"}, {"time", ran}});
+
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {"pve1: no run on record yet"}, {}},
+                 {kJobOther,
+                  kTokenOther,
+                  "not-here",
+                  true,
+                  {"pve1: the scheduler ran it at " + LocalTime(ran),
+                   "with no guest of the job on this node"},
+                  {}},
+                 Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, DisabledJobIsDown) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  JobSpec disabled = AllJob(kJobOther, "sat 02:30");
+  disabled.options["enabled"] = "0";
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob), disabled}));
+  AgentSetup setup;
+  setup.jobs = {{kJob, kToken}, {kJobOther, kTokenOther}};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+
+  ExpectRefresh(
+      {{kJob, kToken, "no-run-yet", true, {"pve1: no run on record yet"}, {}},
+       {kJobOther, kTokenOther, "disabled", false, {"pve1: disabled: no backups are made"}, {}},
+       Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, MonitorOfAJobPveNoLongerListsIsGoneAndDown) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  AgentSetup setup;
+  setup.jobs = {{kJob, kToken}, {kJobOther, kTokenOther}};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {"pve1: no run on record yet"}, {}},
+                 {kJobOther,
+                  kTokenOther,
+                  "gone",
+                  false,
+                  {"pve1: no such job any more", kJobOther, "PVE lists no such job"},
+                  {}},
+                 Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, SchedulerRunTheHookNeverSawIsWithoutHookAndDown) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  SimRun run = RunSim(TwoGuests(kJob, "pbs1"));
+  ASSERT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+  // Then pvescheduler ran the job again, and the hook was not called: a
+  // UPID newer than every run record, its worker long gone.
+  const int64_t after_run = NowSeconds();
+  ASSERT_TRUE(WaitUntil([&] { return NowSeconds() > after_run; }, seconds(3)));
+  const int64_t started = NowSeconds();
+  WriteSchedulerState(kJob, {{"state", "stopped"}, {"msg", "OK"}, {"upid", DeadUpid(started)}});
+
+  ExpectRefresh(
+      {{kJob,
+        kToken,
+        "without-hook",
+        false,
+        {"pve1: ran without the hook: the scheduler started a run at " + LocalTime(started),
+         "that pbk-agent's hook never saw", "pbk-agent guard"},
+        {}},
+       Node(true, kNodeOk)});
+}
+
+TEST_F(RefreshStateTest, KumaDownFailsRefreshAlsoAsAService) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  kuma_->Stop();
+  RunResult refresh = Agent({"refresh"});
+  EXPECT_EQ(refresh.exit_code, 1) << refresh.err;
+  EXPECT_TRUE(Contains(refresh.err, std::string("job ") + kJob + " NOT pushed: ")) << refresh.err;
+  EXPECT_TRUE(Contains(refresh.err, "node pve1 NOT pushed: ")) << refresh.err;
+  EXPECT_TRUE(Contains(refresh.err, "2 push(es) failed")) << refresh.err;
+  RunResult service = Agent({"refresh", "--service"});
+  EXPECT_EQ(service.exit_code, 1) << service.err;
+  RunResult as_json = Agent({"refresh", "--json"});
+  EXPECT_EQ(as_json.exit_code, 1) << as_json.err;
+  json document = json::parse(as_json.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(document.is_object()) << as_json.out;
+  EXPECT_EQ(At(document, "failed"), 2);
+  for (const auto& entry : At(document, "monitors")) {
+    EXPECT_EQ(At(entry, "pushed"), false) << entry.dump();
+    EXPECT_TRUE(At(entry, "error").is_string()) << entry.dump();
+  }
+  EXPECT_TRUE(kuma_->Requests().empty());
+}
+
+TEST_F(RefreshStateTest, DryRunPushesNothingAndRemembersNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  RunResult dry = Agent({"refresh", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_TRUE(Contains(dry.err, std::string("job ") + kJob + " would push: up (no-run-yet)"))
+      << dry.err;
+  EXPECT_TRUE(kuma_->Requests().empty()) << Describe(kuma_->Requests());
+  EXPECT_FALSE(Exists(state_dir_ + "/refresh.json"));
+  RunResult usage = Agent({"refresh", "--now"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.err;
+  EXPECT_TRUE(kuma_->Requests().empty());
+}
+
+// --- 2. the node monitor ---------------------------------------------------------------
+
+TEST_F(RefreshNodeMonitorTest, UpWhenEveryJobHereIsMonitoredAndHooked) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  // A job of pve2's needs no monitor here.
+  JobSpec pve2 = AllJob(kJobMore, "23:00");
+  pve2.options["node"] = "pve2";
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob), pve2}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {}, {}},
+                 Node(true, {"pve1: pbk-agent OK: 1 job(s) run here, all monitored, the hook in "
+                             "effect for each, spool empty"})});
+}
+
+TEST_F(RefreshNodeMonitorTest, DownNamingAJobThatRunsHereWithoutAMonitor) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  JobSpec pve2 = AllJob(kJobMore, "23:00");
+  pve2.options["node"] = "pve2";
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob), AllJob(kJobOther, "03:00"), pve2}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {}, {}},
+                 Node(false, {std::string("job(s) running here without a monitor: ") + kJobOther},
+                      {kJobMore, "pbk-agent OK"})});
+}
+
+TEST_F(RefreshNodeMonitorTest, DownNamingJobsTheHookIsNotInEffectFor) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  JobSpec usb = AllJob(kJobOther, "sun 04:00");
+  usb.options["script"] = "/root/mount-usb.sh";
+  JobSpec bare = AllJob(kJobMore, "03:00");
+  bare.options["script"] = "";
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob), usb, bare}));
+  AgentSetup setup;
+  setup.jobs = {{kJob, kToken}, {kJobOther, kTokenOther}, {kJobMore, kTokenMore}};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {}, {}},
+                 {kJobOther, kTokenOther, "no-run-yet", true, {}, {}},
+                 {kJobMore, kTokenMore, "no-run-yet", true, {}, {}},
+                 Node(false,
+                      {"the hook is not in effect for job(s) ",
+                       std::string(kJobOther) + " (/root/mount-usb.sh)",
+                       std::string(kJobMore) + " (no hook)"},
+                      {std::string(kJob) + " ("})});
+}
+
+TEST_F(RefreshNodeMonitorTest, DownNamingAGuestHereInNoEnabledJob) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  // The only enabled job backs up 100; 101 is here too, 102 is a template,
+  // 110 is on pve2, and the disabled job's 103 counts for nothing.
+  JobSpec disabled = VmidJob(kJobMore, "103");
+  disabled.options["enabled"] = "0";
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({VmidJob(kJob, "100"), disabled}));
+  ASSERT_NO_FATAL_FAILURE(PlaceGuests({{100, kNode, "web01", false},
+                                       {101, kNode, "db01", false},
+                                       {102, kNode, "tpl", true},
+                                       {103, kNode, "old", false},
+                                       {110, "pve2", "mail", false}}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {}, {}},
+                 Node(false, {"guest(s) 101, 103 on this node are in no enabled backup job"},
+                      {"102", "110"})});
+}
+
+TEST_F(RefreshNodeMonitorTest, DownNamingPushesStuckInTheSpool) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  const int64_t now_ms = NowSeconds() * 1000;
+  const int64_t stuck_ms = now_ms - 20 * 60 * 1000;
+  WriteSpoolEntry("spool", "upid-pve1-00001111-00002222-00003333", kJob, false,
+                  "pve1: 1 of 2 guests FAILED, 12m 05s, storage pbs1", stuck_ms);
+  // One spooled a minute ago is what the next flush is for.
+  WriteSpoolEntry("spool", "upid-pve1-00001111-00002222-00004444", kJob, true,
+                  "pve1: all 2 guests backed up in 1m 00s to pbs1", now_ms - 60 * 1000);
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {}, {}},
+                 Node(false, {"1 push(es) stuck in the spool since " + LocalTime(stuck_ms / 1000),
+                              "pbk-agent flush tells why"})});
+}
+
+TEST_F(RefreshNodeMonitorTest, DownNamingPushesThatCanNeverBeDelivered) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  WriteSpoolEntry("spool/failed", "upid-pve1-00001111-00002222-00005555", kJobOther, false,
+                  "pve1: backup job ABORTED", (NowSeconds() - 3 * 24 * 3600) * 1000);
+  ExpectRefresh({{kJob, kToken, "no-run-yet", true, {}, {}},
+                 Node(false, {"1 push(es) that can never be delivered in " + FailedDir() + "/"})});
+}
+
+TEST_F(RefreshNodeMonitorTest, WithoutANodeMonitorOnlyTheJobsArePushed) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJob), AllJob(kJobOther, "03:00")}));
+  AgentSetup setup;
+  setup.node_monitor = false;
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+  const size_t mark = Mark();
+  RunResult refresh = Agent({"refresh"});
+  EXPECT_EQ(refresh.exit_code, 0) << refresh.err;
+  auto pushes = RequestsSince(mark);
+  ASSERT_EQ(pushes.size(), 1u) << Describe(pushes);
+  EXPECT_EQ(Str(pushes[0], "token"), kToken);
+  // What the node monitor would have said is still said.
+  EXPECT_TRUE(Contains(refresh.err, "no node monitor configured")) << refresh.err;
+  EXPECT_TRUE(Contains(refresh.err, kJobOther)) << refresh.err;
+}
+
+// --- 3. hook, flush and refresh on one job's monitor --------------------------------------
+//
+// A job's pushes must never go back in time: a late result (a run's result
+// that flush delivers) comes before any push of a newer state, and the last
+// push is the job's state now. Each push is placed on the job's time line:
+//   1 the late result of the earlier run (spooled while Kuma was down)
+//   2 a current state that knows that run ("last run …" of it)
+//   3 a current state "running since …" (the next run goes on)
+//   4 the next run's result (the hook's push, or late)
+//   5 a current state that knows the next run's result
+
+struct OnTimeLine {
+  int level = 0;  // 0: not a push of this story
+  std::string what;
+};
+
+OnTimeLine PlaceOnTimeLine(const json& push, const std::string& earlier, const std::string& later) {
+  const std::string msg = Msg(push);
+  if (StartsWith(msg, "delivered late, run ended ")) {
+    if (Contains(msg, earlier)) return {1, "late result of the earlier run"};
+    if (Contains(msg, later)) return {4, "late result of the later run"};
+    return {0, "late result of an unknown run"};
+  }
+  if (HasPing(push)) {
+    if (Contains(msg, later)) return {4, "the hook's result of the later run"};
+    return {0, "a run result of an unknown run"};
+  }
+  if (Contains(msg, "running since ")) return {3, "current state: running"};
+  if (Contains(msg, "last run ") && Contains(msg, later)) {
+    return {5, "current state: the later run's result"};
+  }
+  if (Contains(msg, "last run ") && Contains(msg, earlier)) {
+    return {2, "current state: the earlier run's result"};
+  }
+  return {0, "current state of no known run"};
+}
+
+// Whether PUSH tells the job's state as TRUTH (refresh's dry-run entry for
+// the job) does: the same current state, or the hook's push of the very
+// result the state is made of ("last run …: <that result>").
+bool SaysTheStateNow(const json& push, const json& truth) {
+  if (Str(At(push, "query"), "status") != Str(truth, "status")) return false;
+  const std::string msg = Msg(push);
+  const std::string state = Str(truth, "message");
+  if (WithoutNextRun(msg) == WithoutNextRun(state)) return true;
+  const std::string node_prefix = std::string(kNode) + ": ";
+  return HasPing(push) && !StartsWith(msg, "delivered late") && StartsWith(msg, node_prefix) &&
+         Contains(state, ": last run ") && Contains(state, ": " + msg.substr(node_prefix.size()));
+}
+
+// What is wrong with PUSHES (one job's, oldest first) as a time line; TRUTH
+// is refresh's dry-run entry for the job afterwards. Empty when all is right.
+std::vector<std::string> TimeLineProblems(const std::vector<json>& pushes,
+                                          const std::string& earlier, const std::string& later,
+                                          const json& truth) {
+  std::vector<std::string> problems;
+  std::vector<OnTimeLine> placed;
+  for (const auto& push : pushes) placed.push_back(PlaceOnTimeLine(push, earlier, later));
+  int late = 0;
+  for (size_t i = 0; i < placed.size(); ++i) {
+    if (placed[i].level == 0) {
+      problems.push_back("push #" + std::to_string(i + 1) + " is " + placed[i].what);
+    }
+    if (placed[i].level == 1) ++late;
+    for (size_t j = 0; j < i; ++j) {
+      if (placed[j].level > placed[i].level && placed[i].level > 0) {
+        problems.push_back("back in time: push #" + std::to_string(i + 1) + " (" + placed[i].what +
+                           ") came after push #" + std::to_string(j + 1) + " (" + placed[j].what +
+                           ")");
+        break;
+      }
+    }
+  }
+  if (late != 1) {
+    problems.push_back(std::to_string(late) + " late result(s) of the earlier run, not 1");
+  }
+  const auto first_late =
+      std::find_if(placed.begin(), placed.end(), [](const OnTimeLine& p) { return p.level == 1; });
+  const bool state_after_late = first_late != placed.end() &&
+                                std::any_of(first_late + 1, placed.end(), [](const OnTimeLine& p) {
+                                  return p.level == 2 || p.level == 3 || p.level == 5;
+                                });
+  if (!state_after_late) problems.push_back("no current state was pushed after the late result");
+  if (pushes.empty()) return problems;
+  const json& last = pushes.back();
+  if (!SaysTheStateNow(last, truth)) {
+    problems.push_back("the last push is not the job's state now: it says " +
+                       Str(At(last, "query"), "status") + " \"" + Msg(last) +
+                       "\", refresh --dry-run says " + Str(truth, "status") + " (" +
+                       Str(truth, "state") + ") \"" + Str(truth, "message") + "\"");
+  }
+  return problems;
+}
+
+TEST_F(RefreshInterleavedTest, FlushRefreshAndAnEndingRunNeverPushAJobBackInTime) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  std::vector<std::string> failures;
+  for (int round = 1; round <= 5; ++round) {
+    const std::string earlier = "store-late-" + std::to_string(round);
+    const std::string later = "store-now-" + std::to_string(round);
+    // Kuma is down while a run ends: its result is spooled.
+    kuma_->Stop();
+    SimRun spooled = RunSim(TwoGuests(kJob, earlier));
+    ASSERT_EQ(At(spooled.Call("job-end"), "exit"), 0) << spooled.Log();
+    ASSERT_EQ(SpoolEntries().size(), 1u) << "round " << round;
+    ASSERT_NO_FATAL_FAILURE(RestartKuma());
+
+    // Kuma is back: the next run of the job ends while flush and refresh run.
+    const size_t mark = Mark();
+    Background sim, flush, refresh;
+    ASSERT_NO_FATAL_FAILURE(StartSim(TwoGuests(kJob, later, "snapshot", 0.2), &sim));
+    // A different overlap each round: from the run's start to after its end.
+    std::this_thread::sleep_for(milliseconds(200 * (round - 1)));
+    ASSERT_NO_FATAL_FAILURE(StartAgent({"flush"}, &flush));
+    ASSERT_NO_FATAL_FAILURE(StartAgent({"refresh"}, &refresh));
+    SimRun run = FinishSim(&sim);
+    RunResult flushed = FinishAgent(&flush);
+    RunResult refreshed = FinishAgent(&refresh);
+    EXPECT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+    EXPECT_EQ(flushed.exit_code, 0) << "round " << round << ": " << flushed.err;
+    EXPECT_EQ(refreshed.exit_code, 0) << "round " << round << ": " << refreshed.err;
+    EXPECT_TRUE(SpoolEntries().empty()) << "round " << round;
+
+    const json truth = CurrentState("job " + std::string(kJob));
+    EXPECT_EQ(Str(truth, "state"), "ok") << truth.dump();
+    const auto pushes = PushesSince(mark, kToken);
+    for (const auto& problem : TimeLineProblems(pushes, earlier, later, truth)) {
+      failures.push_back("round " + std::to_string(round) + ": " + problem + "\n" +
+                         Describe(pushes));
+    }
+  }
+  for (const auto& failure : failures) ADD_FAILURE() << failure;
+}
+
+// The same rules, each order forced.
+
+TEST_F(RefreshInterleavedTest, RefreshBeforeFlushPushesNoCurrentStateAheadOfALateResult) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  kuma_->Stop();
+  SimRun spooled = RunSim(TwoGuests(kJob, "store-late", "fail-archive"));
+  ASSERT_EQ(SpoolEntries().size(), 1u) << spooled.Log();
+  ASSERT_NO_FATAL_FAILURE(RestartKuma());
+
+  // Kuma came back between the timer's flush and its refresh.
+  const size_t mark = Mark();
+  RunResult refresh = Agent({"refresh"});
+  RunResult flush = Agent({"flush"});
+  EXPECT_EQ(flush.exit_code, 0) << flush.err;
+  EXPECT_TRUE(SpoolEntries().empty());
+  const json truth = CurrentState("job " + std::string(kJob));
+  const auto pushes = PushesSince(mark, kToken);
+  for (const auto& problem : TimeLineProblems(pushes, "store-late", "store-now", truth)) {
+    ADD_FAILURE() << problem << "\n" << Describe(pushes);
+  }
+}
+
+TEST_F(RefreshInterleavedTest, HooksResultOfALaterRunIsNotFollowedByAnEarlierLateResult) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  kuma_->Stop();
+  SimRun spooled = RunSim(TwoGuests(kJob, "store-late", "fail-archive"));
+  ASSERT_EQ(SpoolEntries().size(), 1u) << spooled.Log();
+  ASSERT_NO_FATAL_FAILURE(RestartKuma());
+
+  // The next run ends before any flush: the hook pushes its result at once.
+  const size_t mark = Mark();
+  SimRun run = RunSim(TwoGuests(kJob, "store-now"));
+  ASSERT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+  RunResult flush = Agent({"flush"});
+  EXPECT_EQ(flush.exit_code, 0) << flush.err;
+  const json truth = CurrentState("job " + std::string(kJob));
+  const auto pushes = PushesSince(mark, kToken);
+  for (const auto& problem : TimeLineProblems(pushes, "store-late", "store-now", truth)) {
+    ADD_FAILURE() << problem << "\n" << Describe(pushes);
+  }
+}
+
+// Refresh reads every job's facts once, then pushes job after job, each
+// under its lock. A job whose run ends while refresh waits for an earlier
+// job's lock must not get a state older than the hook's push.
+TEST_F(RefreshInterleavedTest, RefreshWaitingForAnotherJobsLockPushesNoStaleState) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJobEarly, "03:00"), AllJob(kJob)}));
+  AgentSetup setup;
+  setup.jobs = {{kJobEarly, kTokenEarly}, {kJob, kToken}};
+  setup.gate = true;
+  setup.timeout_seconds = 10;  // refresh waits up to 15 s for a lock
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+
+  // A run of kJob goes on; another pbk-agent process pushes for kJobEarly.
+  ArmGate();
+  Background sim;
+  ASSERT_NO_FATAL_FAILURE(StartSim(TwoGuests(kJob, "store-now"), &sim));
+  ASSERT_TRUE(AtGate()) << ReadText(sim.out) << ReadText(sim.err);
+  std::filesystem::create_directories(state_dir_ + "/locks");
+  HeldLock early;
+  ASSERT_TRUE(early.Take(LockPath(kJobEarly)));
+
+  // Refresh has read the node (it remembers the jobs right after) and waits.
+  const size_t mark = Mark();
+  ASSERT_FALSE(Exists(state_dir_ + "/refresh.json"));
+  Background refresh;
+  ASSERT_NO_FATAL_FAILURE(StartAgent({"refresh"}, &refresh));
+  ASSERT_TRUE(WaitUntil([&] { return Exists(state_dir_ + "/refresh.json"); }, seconds(20)))
+      << ReadText(refresh.err);
+  // Meanwhile the run ends and the hook pushes its result.
+  ASSERT_TRUE(OpenGate());
+  SimRun run = FinishSim(&sim);
+  ASSERT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+  ASSERT_EQ(PushesSince(mark, kToken).size(), 1u) << Describe(PushesSince(mark, kToken));
+  EXPECT_TRUE(refresh.process.Running()) << "refresh should still wait for " << kJobEarly;
+  early.Release();
+  RunResult refreshed = FinishAgent(&refresh);
+  // The lock the test held is the one pbk-agent takes.
+  EXPECT_EQ(FilesIn(state_dir_ + "/locks"),
+            std::vector<std::string>(
+                {"job-" + std::string(kJobEarly) + ".lock", "job-" + std::string(kJob) + ".lock"}));
+
+  const json truth = CurrentState("job " + std::string(kJob));
+  EXPECT_EQ(Str(truth, "state"), "ok") << truth.dump();
+  const auto pushes = PushesSince(mark, kToken);
+  ASSERT_FALSE(pushes.empty());
+  EXPECT_TRUE(SaysTheStateNow(pushes.back(), truth))
+      << "the last push of " << kJob << " is not its state now (" << Str(truth, "status") << ", "
+      << Str(truth, "state") << ": " << Str(truth, "message") << "):\n"
+      << Describe(pushes);
+  EXPECT_EQ(refreshed.exit_code, 0) << "every job is up, yet refresh says:\n" << refreshed.err;
+}
+
+// Flush reads the node once, at its first job's current state, and pushes
+// later jobs' current states from that. A later job whose run ended while
+// flush waited for its lock must not get a state older than that run.
+TEST_F(RefreshInterleavedTest, FlushPushesEachJobsStateAsOfHavingItsLock) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({AllJob(kJobEarly, "03:00"), AllJob(kJob)}));
+  AgentSetup setup;
+  setup.jobs = {{kJobEarly, kTokenEarly}, {kJob, kToken}};
+  setup.gate = true;
+  // The hook waits 4 s for the job's lock, flush 9 s.
+  setup.timeout_seconds = 4;
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(setup));
+
+  // Kuma is down while a run of each job ends, kJobEarly's first.
+  kuma_->Stop();
+  SimRun first = RunSim(TwoGuests(kJobEarly, "store-early"));
+  SimRun second = RunSim(TwoGuests(kJob, "store-late"));
+  ASSERT_EQ(SpoolEntries().size(), 2u) << first.Log() << second.Log();
+  ASSERT_NO_FATAL_FAILURE(RestartKuma());
+
+  // The next run of kJob goes on; another process holds kJob's push lock.
+  ArmGate();
+  Background sim;
+  ASSERT_NO_FATAL_FAILURE(StartSim(TwoGuests(kJob, "store-now"), &sim));
+  ASSERT_TRUE(AtGate()) << ReadText(sim.out) << ReadText(sim.err);
+  std::filesystem::create_directories(state_dir_ + "/locks");
+  HeldLock held;
+  ASSERT_TRUE(held.Take(LockPath(kJob)));
+
+  // Flush delivers kJobEarly's result and state, then waits for kJob's lock.
+  const size_t mark = Mark();
+  Background flush;
+  ASSERT_NO_FATAL_FAILURE(StartAgent({"flush"}, &flush));
+  ASSERT_TRUE(WaitUntil([&] { return PushesSince(mark, kTokenEarly).size() >= 2; }, seconds(20)))
+      << ReadText(flush.err);
+  // The run ends; its hook cannot have the lock in time and spools.
+  ASSERT_TRUE(OpenGate());
+  SimRun run = FinishSim(&sim);
+  ASSERT_EQ(At(run.Call("job-end"), "exit"), 0) << run.Log();
+  EXPECT_TRUE(Contains(run.TaskLog("job-end"), "another pbk-agent process held its push lock"))
+      << run.TaskLog("job-end");
+  EXPECT_TRUE(Contains(run.TaskLog("job-end"), "The result is spooled")) << run.TaskLog("job-end");
+  EXPECT_TRUE(flush.process.Running()) << "flush should still wait for " << kJob;
+  held.Release();
+  RunResult flushed = FinishAgent(&flush);
+  EXPECT_TRUE(Contains(flushed.err, std::string("delivered the up push for job ") + kJob))
+      << flushed.err;
+
+  const json truth = CurrentState("job " + std::string(kJob));
+  EXPECT_EQ(Str(truth, "state"), "ok") << truth.dump();
+  const auto pushes = PushesSince(mark, kToken);
+  ASSERT_FALSE(pushes.empty());
+  EXPECT_FALSE(HasPing(pushes.back())) << "flush ends with the job's current state:\n"
+                                       << Describe(pushes);
+  EXPECT_TRUE(SaysTheStateNow(pushes.back(), truth))
+      << "the last push of " << kJob << " is not its state now (" << Str(truth, "status") << ", "
+      << Str(truth, "state") << ": " << Str(truth, "message") << "):\n"
+      << Describe(pushes);
+}
+
+// --- 4. spool entries that can never be delivered ------------------------------------------
+
+TEST_F(RefreshUndeliverableTest, EntryOfAJobWithoutATokenEndsInFailedAfterADay) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());  // kJobOther has no push_token (any more)
+  const int64_t now_ms = NowSeconds() * 1000;
+  const int64_t old_ms = now_ms - 25 * 3600 * 1000LL;
+  const std::string old_key = "upid-pve1-00001111-00002222-0000AAAA";
+  const std::string young_key = "upid-pve1-00001111-00002222-0000BBBB";
+  WriteSpoolEntry("spool", old_key, kJobOther, false, "pve1: 1 of 2 guests FAILED", old_ms);
+  WriteSpoolEntry("spool", young_key, kJobOther, true, "pve1: all 2 guests backed up",
+                  now_ms - 3600 * 1000LL);
+
+  const size_t mark = Mark();
+  RunResult flush = Agent({"flush"});
+  EXPECT_EQ(flush.exit_code, 1) << flush.err;
+  EXPECT_TRUE(Contains(flush.err, std::string("job ") + kJobOther + ": push spooled " +
+                                      LocalTime(old_ms / 1000) + " can never be delivered ("))
+      << flush.err;
+  EXPECT_TRUE(Contains(flush.err, "has no push_token in " + config_path_)) << flush.err;
+  EXPECT_TRUE(Contains(flush.err, "moved to " + FailedDir() + "/")) << flush.err;
+  EXPECT_TRUE(RequestsSince(mark).empty()) << "no token, nothing to send";
+  // The old entry was given up on; the young one waits for its day.
+  EXPECT_EQ(FilesIn(FailedDir()), std::vector<std::string>({old_key + ".json"}));
+  EXPECT_EQ(SpoolEntries(), std::vector<std::string>({young_key + ".json"}));
+  const json failed = json::parse(ReadText(FailedDir() + "/" + old_key + ".json"), nullptr, false);
+  EXPECT_EQ(Str(failed, "job_id"), kJobOther) << failed.dump();
+  const json young = json::parse(ReadText(SpoolDir() + "/" + young_key + ".json"), nullptr, false);
+  EXPECT_EQ(At(young, "attempts"), 2) << young.dump();
+  EXPECT_TRUE(Contains(Str(young, "last_error"), "no push_token")) << young.dump();
+
+  ExpectRefresh(
+      {{kJob, kToken, "no-run-yet", true, {}, {}},
+       Node(false, {"1 push(es) that can never be delivered in " + FailedDir() + "/",
+                    "1 push(es) stuck in the spool since " + LocalTime(now_ms / 1000 - 3600)})});
+}
+
+TEST_F(RefreshUndeliverableTest, EntryKumaAnswers404ForEndsInFailedAfterADay) {
+  // Kuma knows the node monitor, not the job's (its monitor was deleted).
+  ASSERT_NO_FATAL_FAILURE(StartKuma(std::vector<std::string>{kNodeToken, kTokenOther}));
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  const int64_t now_ms = NowSeconds() * 1000;
+  const int64_t old_ms = now_ms - 25 * 3600 * 1000LL;
+  const std::string key = "upid-pve1-00001111-00002222-0000CCCC";
+  WriteSpoolEntry("spool", key, kJob, false, "pve1: 1 of 2 guests FAILED", old_ms);
+
+  const size_t mark = Mark();
+  RunResult flush = Agent({"flush"});
+  EXPECT_EQ(flush.exit_code, 1) << flush.err;
+  EXPECT_TRUE(Contains(flush.err, std::string("job ") + kJob + ": push spooled " +
+                                      LocalTime(old_ms / 1000) + " can never be delivered ("))
+      << flush.err;
+  EXPECT_TRUE(Contains(flush.err, "404")) << flush.err;
+  EXPECT_TRUE(Contains(flush.err, "moved to " + FailedDir() + "/")) << flush.err;
+  auto tried = PushesSince(mark, kToken);
+  ASSERT_EQ(tried.size(), 1u) << Describe(tried);
+  EXPECT_EQ(At(tried[0], "answered"), 404);
+  EXPECT_TRUE(StartsWith(Msg(tried[0]), "delivered late, run ended " + LocalTime(old_ms / 1000)))
+      << Msg(tried[0]);
+  EXPECT_EQ(RequestsSince(mark).size(), 1u) << "no current state after nothing was delivered";
+  EXPECT_EQ(FilesIn(FailedDir()), std::vector<std::string>({key + ".json"}));
+  EXPECT_TRUE(SpoolEntries().empty());
+
+  // Refresh: the job's push is refused (a failed push: exit 1 even as a
+  // service); the node monitor names the entry given up on.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"refresh"}, std::vector<std::string>{"refresh", "--service"}}) {
+    const size_t before = Mark();
+    RunResult refresh = Agent(args);
+    EXPECT_EQ(refresh.exit_code, 1) << refresh.err;
+    EXPECT_TRUE(Contains(refresh.err, std::string("job ") + kJob + " NOT pushed")) << refresh.err;
+    auto node = PushesSince(before, kNodeToken);
+    ASSERT_EQ(node.size(), 1u) << Describe(RequestsSince(before));
+    ExpectPushSays(node[0],
+                   Node(false, {"1 push(es) that can never be delivered in " + FailedDir() + "/"}));
+    EXPECT_EQ(PushesSince(before, kToken).size(), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace pbk::testing

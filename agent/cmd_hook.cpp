@@ -27,9 +27,10 @@ int CmdHook(const Invocation& invocation) {
       spdlog::error("pbk-agent hook: the configuration cannot be used: {}. The backup goes on, but "
                     "this run will not be reported to Kuma (pbk-agent check-config tells more)",
                     Join(errors, "; "));
-    } else if (code != 0) {
-      spdlog::error("pbk-agent hook: this run was not reported to Kuma: the configuration cannot "
-                    "be used: {}", Join(errors, "; "));
+    } else if (phase == "job-end" || phase == "job-abort") {
+      spdlog::error("pbk-agent hook: {}: the configuration cannot be used: {}",
+                    code == 0 ? "this run was not reported to Kuma" : "nothing pushed",
+                    Join(errors, "; "));
     }
     return code;
   }

@@ -59,8 +59,10 @@ struct HookContext {
 // through spdlog (see log.h).
 int RunHook(const HookContext& context);
 
-// Exit code for a hook call whose configuration could not be loaded: only
-// job-end and job-abort may fail; every other phase must let vzdump go on.
+// Exit code for a hook call whose configuration could not be loaded: 0 for
+// every phase vzdump runs (the backup is not failed for the monitoring's
+// sake; the node's monitors go DOWN by silence), 2 for the manual test and
+// for no arguments at all.
 int HookExitForBrokenConfig(const std::vector<std::string>& args);
 
 // The production PushSender: a Kuma client over the TLS module.

@@ -19,8 +19,11 @@ against the --tokens file:
 Tokens are re-read on every request. A token's user is the token id, never
 root@pam, so no token may set script, tmpdir, dumpdir or job-id.
 
-Failures carry the message as the HTTP reason phrase: 401 "authentication
-failure" {"data":null} (after --auth-fail-delay seconds); 403 "Permission
+Failures carry the message as the HTTP reason phrase. 401 is answered as
+pve-http-server does (PVE/APIServer/AnyEvent.pm `response`, after
+--auth-fail-delay seconds): the status line with "No ticket" (no
+credentials) or "authentication failure" as reason, NO body, NO
+Content-Length, "Connection: close", then the connection is closed. 403 "Permission
 check failed (/, Sys.Modify)" {"data":null}; 400 "Parameter verification
 failed." {"data":null,"errors":{...},"message":...}; 500 {"data":null,
 "message":"no such vzdump job\\n"}.
@@ -283,7 +286,8 @@ class FakePve:
             if body_error is not None:
                 answer = bare(body_error.status, body_error.reason)
             else:
-                answer = self._dispatch(request.method, path, query, params, token)
+                answer = self._dispatch(request.method, path, query, params, token,
+                                        credentials="authorization" in request.headers)
         else:
             answer = Answer(500, f"fake_pve: unknown api-mode '{mode}'", {"data": None})
 
@@ -299,6 +303,9 @@ class FakePve:
             # Closing without a TLS close_notify, as a dropped connection does.
             return "drop"
         self._log.write("request", **entry, status=answer.status)
+        if answer.status == 401:
+            self._send_status_only(conn, answer)
+            return "close"
         keep_alive = request.keep_alive()
         self._send(conn, answer, keep_alive)
         return "keep" if keep_alive else "close"
@@ -359,12 +366,12 @@ class FakePve:
         route = self._route(method, path)
         return self._schema.privilege(route[0], method) if route else None
 
-    def _dispatch(self, method, path, query, params, token):
+    def _dispatch(self, method, path, query, params, token, credentials=True):
         if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
             return bare(404, "Not found")
         if token is None:
             self._fail_auth_delay()
-            return bare(401, "authentication failure")
+            return bare(401, "authentication failure" if credentials else "No ticket")
         route = self._route(method, path)
         if route is None:
             rel = path[len(API_PREFIX):] or "/"
@@ -415,6 +422,20 @@ class FakePve:
                  "Content-Type: application/json;charset=UTF-8",
                  f"Expires: {now}"]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+    @staticmethod
+    def _send_status_only(conn, answer):
+        """A status-only answer: no body, no Content-Length, the connection closed after it."""
+        reason = answer.reason.replace("\r", " ").replace("\n", " ")
+        now = email.utils.formatdate(usegmt=True)
+        lines = [f"HTTP/1.1 {answer.status} {reason}",
+                 "Cache-Control: max-age=0",
+                 "Connection: close",
+                 f"Date: {now}",
+                 "Pragma: no-cache",
+                 "Server: pve-api-daemon/3.0",
+                 f"Expires: {now}"]
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"))
 
     def _send(self, conn, answer, keep_alive, body=None):
         if body is None:

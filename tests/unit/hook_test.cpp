@@ -264,12 +264,14 @@ TEST_F(HookTest, ManualTestPushesUpToTheNamedJob) {
   EXPECT_FALSE(pushes_[1].push.up);
 }
 
-TEST_F(HookTest, OnlyTheEndPhasesMayFailForABrokenConfiguration) {
+TEST_F(HookTest, ABrokenConfigurationFailsNoPhaseOfABackupOnlyTheManualTest) {
   EXPECT_EQ(HookExitForBrokenConfig({"job-init"}), 0);
   EXPECT_EQ(HookExitForBrokenConfig({"job-start"}), 0);
   EXPECT_EQ(HookExitForBrokenConfig({"backup-start", "snapshot", "100"}), 0);
-  EXPECT_EQ(HookExitForBrokenConfig({"job-end"}), 2);
-  EXPECT_EQ(HookExitForBrokenConfig({"job-abort"}), 2);
+  EXPECT_EQ(HookExitForBrokenConfig({"job-end"}), 0);
+  EXPECT_EQ(HookExitForBrokenConfig({"job-abort"}), 0);
+  EXPECT_EQ(HookExitForBrokenConfig({"job-end", "ok", "backup-1"}), 2);
+  EXPECT_EQ(HookExitForBrokenConfig({}), 2);
 }
 
 }  // namespace

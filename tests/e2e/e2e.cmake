@@ -40,7 +40,7 @@ set_tests_properties(e2e.real_kuma PROPERTIES
   ENVIRONMENT_MODIFICATION "PBK_KUMA_CACHE=reset:"
   ENVIRONMENT "PBK_TEST_OUTPUT_DIR=${PBK_TEST_OUTPUT_DIR}"
   FIXTURES_REQUIRED suite_outputs
-  # Three node servers (and, the first time, a compiler) on the machine:
+  # Four node servers (and, the first time, a compiler) on the machine:
   # alone, so the timing assertions of the other tiers keep their margins
   # and the latency figures it prints are Kuma's, not the machine's load.
   RUN_SERIAL TRUE)

@@ -5,16 +5,21 @@
 // push: the rows of its SQLite `heartbeat` table.
 //
 // A GoogleTest global Environment installs Kuma (kuma.sh, a no-op once the
-// cache is complete) and starts three Kuma servers once for all cases, in
+// cache is complete) and starts four Kuma servers once for all cases, in
 // parallel:
-//   ip    certificate with IP SAN 127.0.0.1 (the product's IP mode)
-//   name  certificate with only DNS SAN kuma.test (server_name "kuma.test")
-//   late  IP mode; the "Kuma down during the run" case stops and restarts it
+//   ip       certificate with IP SAN 127.0.0.1 (the product's IP mode)
+//   name     certificate with only DNS SAN kuma.test (server_name "kuma.test")
+//   late     IP mode; the cases with Kuma down stop and restart it
+//   restart  IP mode; the Kuma-restart case restarts it and times its
+//            missed-heartbeat checker (the only monitors with short intervals)
 // Each case has its own push monitor (and job), so "exactly one new
 // heartbeat" is a plain count. Monitors are rows inserted into Kuma's
 // `monitor` table while it is stopped: Kuma starts its missed-heartbeat
 // checker only for monitors present at boot, so each server is started once
 // to create its database, stopped, given its monitors, and started again.
+//
+// The agent reads its job list from files (a jobs.cfg the case writes; no
+// PVE API token, pvesh pointed at nothing), as on a node without either.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -64,6 +69,11 @@ const std::string kDefaultCache = PBK_KUMA_CACHE_DEFAULT;
 
 constexpr auto kStartTimeout = seconds(90);
 constexpr auto kStopGrace = seconds(10);
+// The restart case's two push monitors (see KumaEnvironment::SetUp).
+constexpr int kShortIntervalSeconds = 20;
+constexpr int kLongIntervalSeconds = 90;
+// Every job's schedule in the jobs.cfg the cases write (daily).
+constexpr char kDailyAt[] = "21:00";
 
 // --- small helpers ------------------------------------------------------------
 
@@ -118,6 +128,34 @@ int64_t ParseKumaTime(const std::string& text) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return static_cast<int64_t>(timegm(&tm)) * 1000 + millis;
+}
+
+// EPOCH_SECONDS in local time, as pbk-agent writes times in its
+// messages ("2026-06-01 21:00:00").
+std::string LocalTime(int64_t epoch_seconds) {
+  const time_t t = static_cast<time_t>(epoch_seconds);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &local);
+  return buffer;
+}
+
+// The first local HOUR:MINUTE strictly after AFTER (seconds since the epoch).
+int64_t NextDailyAt(int64_t after, int hour, int minute) {
+  for (int days = 0; days < 3; ++days) {
+    const time_t t = static_cast<time_t>(after);
+    std::tm local{};
+    localtime_r(&t, &local);
+    local.tm_mday += days;
+    local.tm_hour = hour;
+    local.tm_min = minute;
+    local.tm_sec = 0;
+    local.tm_isdst = -1;
+    const int64_t candidate = static_cast<int64_t>(mktime(&local));
+    if (candidate > after) return candidate;
+  }
+  return -1;
 }
 
 // PROGRAM's absolute path from PATH, or "".
@@ -207,7 +245,16 @@ struct Monitor {
   std::string key;  // which case uses it
   std::string job_id;
   std::string token;
-  int64_t id = 0;  // monitor.id in Kuma's database
+  int64_t id = 0;        // monitor.id in Kuma's database
+  int interval = 86400;  // seconds without a push before Kuma marks it DOWN
+};
+
+// A monitor to create: case KEY, its job, its interval in seconds (86400
+// unless the case times Kuma's missed-heartbeat checker).
+struct MonitorSpec {
+  std::string key;
+  std::string job_id;
+  int interval = 86400;
 };
 
 class KumaServer {
@@ -322,7 +369,7 @@ class KumaServer {
   std::vector<Monitor> monitors_;
 };
 
-// --- the global environment: Kuma installed, three servers running --------------------
+// --- the global environment: Kuma installed, four servers running ---------------------
 
 struct LatencySample {
   std::string label;
@@ -338,6 +385,7 @@ class KumaEnvironment : public ::testing::Environment {
   KumaServer& ip() { return *ip_; }
   KumaServer& name() { return *name_; }
   KumaServer& late() { return *late_; }
+  KumaServer& restart() { return *restart_; }
   std::string ca_file() const { return dir_->Path("certs/ca.pem"); }
   std::string curl() const { return curl_; }
 
@@ -396,20 +444,20 @@ class KumaEnvironment : public ::testing::Environment {
  private:
   std::vector<KumaServer*> Servers() {
     std::vector<KumaServer*> servers;
-    for (auto* server : {ip_.get(), name_.get(), late_.get()}) {
+    for (auto* server : {ip_.get(), name_.get(), late_.get(), restart_.get()}) {
       if (server != nullptr) servers.push_back(server);
     }
     return servers;
   }
   void InstallKuma();
-  void AddMonitors(KumaServer& server, const std::vector<std::pair<std::string, std::string>>&);
+  void AddMonitors(KumaServer& server, const std::vector<MonitorSpec>& specs);
   void ReportLatencies();
   void ScanEnvironmentForTokens();
 
   KumaInstall install_;
   std::string curl_;
   std::unique_ptr<TestDir> dir_;
-  std::unique_ptr<KumaServer> ip_, name_, late_;
+  std::unique_ptr<KumaServer> ip_, name_, late_, restart_;
   std::vector<LatencySample> latencies_;
   std::vector<std::string> outputs_;
 };
@@ -475,19 +523,20 @@ std::string KumaEnvironment::StartAndWait(const std::vector<KumaServer*>& server
   return "";
 }
 
-void KumaEnvironment::AddMonitors(KumaServer& server,
-                                  const std::vector<std::pair<std::string, std::string>>& cases) {
-  for (const auto& [key, job_id] : cases) {
-    Monitor monitor{key, job_id, RandomToken(32)};
+void KumaEnvironment::AddMonitors(KumaServer& server, const std::vector<MonitorSpec>& specs) {
+  for (const auto& spec : specs) {
+    Monitor monitor{spec.key, spec.job_id, RandomToken(32)};
+    monitor.interval = spec.interval;
     // Only what a push monitor needs; every other NOT NULL column has a
     // default. No user row is needed: the push route looks the token up
     // alone, and user_id may be NULL.
     std::string err;
-    json result = KumaSql(install_, server.db_path(), "exec",
-                          "INSERT INTO monitor (name, type, push_token, active, interval, "
-                          "retry_interval, maxretries, accepted_statuscodes_json) "
-                          "VALUES (?, 'push', ?, 1, 86400, 86400, 0, '[\"200-299\"]')",
-                          json::array({"pbk e2e " + key, monitor.token}), &err);
+    json result = KumaSql(
+        install_, server.db_path(), "exec",
+        "INSERT INTO monitor (name, type, push_token, active, interval, "
+        "retry_interval, maxretries, accepted_statuscodes_json) "
+        "VALUES (?, 'push', ?, 1, ?, ?, 0, '[\"200-299\"]')",
+        json::array({"pbk e2e " + spec.key, monitor.token, spec.interval, spec.interval}), &err);
     ASSERT_TRUE(result.is_object()) << err;
     monitor.id = At(result, "lastID").get<int64_t>();
     ASSERT_GT(monitor.id, 0) << result.dump();
@@ -504,14 +553,16 @@ void KumaEnvironment::SetUp() {
   dir_ = std::make_unique<TestDir>();
   std::string err;
   ASSERT_TRUE(MakeTestCertificates(dir_->Path("certs"), &err)) << err;
-  std::vector<uint16_t> ports = FreePorts(3, &err);
-  ASSERT_EQ(ports.size(), 3u) << err;
+  std::vector<uint16_t> ports = FreePorts(4, &err);
+  ASSERT_EQ(ports.size(), 4u) << err;
   ip_ = std::make_unique<KumaServer>("ip", "ip", "");
   name_ = std::make_unique<KumaServer>("name", "name", "kuma.test");
   late_ = std::make_unique<KumaServer>("late", "ip", "");
+  restart_ = std::make_unique<KumaServer>("restart", "ip", "");
   ip_->Configure(&install_, dir_->Path("kuma-ip"), dir_->Path("certs"), ports[0]);
   name_->Configure(&install_, dir_->Path("kuma-name"), dir_->Path("certs"), ports[1]);
   late_->Configure(&install_, dir_->Path("kuma-late"), dir_->Path("certs"), ports[2]);
+  restart_->Configure(&install_, dir_->Path("kuma-restart"), dir_->Path("certs"), ports[3]);
 
   // First start: Kuma creates and migrates its database.
   auto phase_start = SteadyClock::now();
@@ -530,16 +581,25 @@ void KumaEnvironment::SetUp() {
                                              {"job-abort", "backup-e2e1a003-0003"},
                                              {"three-runs", "backup-e2e1a004-0004"},
                                              {"manual", "backup-e2e1a005-0005"},
-                                             {"many-guests", "backup-e2e1a006-0006"}}));
+                                             {"many-guests", "backup-e2e1a006-0006"},
+                                             {"missed-run", "backup-e2e1a007-0007"},
+                                             {"missed-first", "backup-e2e1a008-0008"}}));
   ASSERT_NO_FATAL_FAILURE(AddMonitors(*name_, {{"name-mode", "backup-e2e2b001-0001"}}));
-  ASSERT_NO_FATAL_FAILURE(AddMonitors(*late_, {{"kuma-down", "backup-e2e3c001-0001"}}));
+  ASSERT_NO_FATAL_FAILURE(AddMonitors(
+      *late_, {{"kuma-down", "backup-e2e3c001-0001"}, {"late-twice", "backup-e2e3c002-0002"}}));
+  // Scaled time for the restart case: 20 s (Kuma's shortest interval)
+  // stands for refresh's 15-minute kuma.heartbeat_interval_minutes, 90 s for
+  // a per-job interval of 26 h (a daily job pushed only at its end).
+  ASSERT_NO_FATAL_FAILURE(
+      AddMonitors(*restart_, {{"restart-short", "backup-e2e4d001-0001", kShortIntervalSeconds},
+                              {"restart-long", "backup-e2e4d002-0002", kLongIntervalSeconds}}));
 
   phase_start = SteadyClock::now();
   failure = StartAndWait(Servers());
   ASSERT_EQ(failure, "") << failure;
   const double second_start =
       std::chrono::duration<double>(SteadyClock::now() - phase_start).count();
-  std::cout << "e2e: three Kuma servers: first start " << first_start << " s, stop " << stop
+  std::cout << "e2e: four Kuma servers: first start " << first_start << " s, stop " << stop
             << " s, start with the monitors " << second_start << " s" << std::endl;
 }
 
@@ -604,6 +664,7 @@ void KumaEnvironment::TearDown() {
   ip_.reset();
   name_.reset();
   late_.reset();
+  restart_.reset();
   dir_.reset();
 }
 
@@ -690,23 +751,51 @@ class KumaE2eTest : public ::testing::Test {
         << err;
   }
 
-  // Uses the monitor of case KEY: the configuration (mode 0600) holds only
-  // its job, pointing at the server it lives on.
-  void UseMonitor(const std::string& key) {
-    auto [server, monitor] = g_env->MonitorFor(key);
-    ASSERT_NE(server, nullptr) << "no monitor for " << key;
-    server_ = server;
-    monitor_ = *monitor;
-    json kuma = {{"url", server->url()}, {"ca_file", g_env->ca_file()}, {"timeout_seconds", 10}};
-    if (!server->server_name().empty()) kuma["server_name"] = server->server_name();
-    json config = {
-        {"node", "pve1"},
-        {"kuma", kuma},
-        {"jobs", {{monitor_.job_id, {{"push_token", monitor_.token}}}}},
-        {"paths",
-         {{"state_dir", state_dir_}, {"scheduler_dir", dir_.Path("jobs")}, {"proc", "/proc"}}}};
-    dir_.Write("config.json", config.dump(2) + "\n");  // mode 0600
-    ASSERT_EQ(chmod(config_path_.c_str(), 0600), 0);
+  // Uses the monitors of cases KEYS, all on one Kuma server (monitor_ is
+  // the first): config.json holds their jobs, and jobs.cfg lists the same
+  // jobs, daily at 21:00 (so none is due during a test, and refresh and
+  // flush see live jobs, not gone ones).
+  void UseMonitors(const std::vector<std::string>& keys) {
+    ASSERT_FALSE(keys.empty());
+    monitors_.clear();
+    std::string jobs_cfg;
+    for (const auto& key : keys) {
+      auto [server, monitor] = g_env->MonitorFor(key);
+      ASSERT_NE(server, nullptr) << "no monitor for " << key;
+      ASSERT_TRUE(server_ == nullptr || server_ == server) << key << " is on another Kuma";
+      server_ = server;
+      monitors_.push_back(*monitor);
+      jobs_cfg += "vzdump: " + monitor->job_id + "\n\tschedule " + kDailyAt +
+                  "\n\tall 1\n\tenabled 1\n\tmode snapshot\n\tstorage pbs1\n\n";
+    }
+    monitor_ = monitors_.front();
+    dir_.Write("jobs.cfg", jobs_cfg);
+    ASSERT_NO_FATAL_FAILURE(WriteConfig("config.json", monitors_));
+  }
+  void UseMonitor(const std::string& key) { UseMonitors({key}); }
+
+  // A configuration (mode 0600) pushing for the jobs of MONITORS to the
+  // server in use. The job list comes from the files alone: no PVE API
+  // token, pvesh pointed at a path that does not exist (on a real PVE node
+  // the test must not read the node's own jobs), vzdump.cron absent.
+  void WriteConfig(const std::string& name, const std::vector<Monitor>& monitors) {
+    json kuma = {{"url", server_->url()}, {"ca_file", g_env->ca_file()}, {"timeout_seconds", 10}};
+    if (!server_->server_name().empty()) kuma["server_name"] = server_->server_name();
+    json jobs = json::object();
+    for (const auto& monitor : monitors) jobs[monitor.job_id] = {{"push_token", monitor.token}};
+    json config = {{"node", "pve1"},
+                   {"kuma", kuma},
+                   {"jobs", jobs},
+                   {"pve", {{"pvesh", dir_.Path("no-pvesh")}}},
+                   {"paths",
+                    {{"state_dir", state_dir_},
+                     {"scheduler_dir", dir_.Path("jobs")},
+                     {"jobs_cfg", dir_.Path("jobs.cfg")},
+                     {"vzdump_cron", dir_.Path("vzdump.cron")},
+                     {"proc", "/proc"}}}};
+    const std::string path = dir_.Write(name, config.dump(2) + "\n");  // mode 0600
+    ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+    config_paths_.insert(path);
   }
 
   std::vector<std::string> SimArgs(const json& scenario, std::string* summary_path) {
@@ -750,8 +839,10 @@ class KumaE2eTest : public ::testing::Test {
     return ReadSummary(std::move(process), summary_path, wall_start);
   }
 
-  RunResult Agent(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {kBinDir + "/pbk-agent", "--config", config_path_};
+  // pbk-agent ARGS with config.json, or with CONFIG_PATH when given.
+  RunResult Agent(const std::vector<std::string>& args, const std::string& config_path = "") {
+    std::vector<std::string> argv = {kBinDir + "/pbk-agent", "--config",
+                                     config_path.empty() ? config_path_ : config_path};
     argv.insert(argv.end(), args.begin(), args.end());
     RunResult result = pbk::testing::Run(argv, nullptr, seconds(60));
     Remember(result);
@@ -803,7 +894,7 @@ class KumaE2eTest : public ::testing::Test {
   // configuration holds them by design (and Kuma's database and log are
   // elsewhere, in the environment's folder).
   void ExpectNoTokenLeaked() {
-    const auto texts = TextsToScan(outputs_, dir_.path(), {config_path_});
+    const auto texts = TextsToScan(outputs_, dir_.path(), config_paths_);
     EXPECT_GT(texts.size(), 0u);
     for (const auto& token : g_env->Tokens()) {
       for (const auto& [where, text] : texts) {
@@ -813,12 +904,71 @@ class KumaE2eTest : public ::testing::Test {
     }
   }
 
+  // Starts KUMA again when an earlier case left it stopped.
+  static void EnsureRunning(KumaServer& kuma) {
+    if (kuma.running()) return;
+    const std::string failure = g_env->StartAndWait({&kuma});
+    ASSERT_EQ(failure, "") << failure;
+  }
+
+  // One restart of a Kuma server: wall-clock times in ms.
+  struct KumaRestart {
+    int64_t term_ms = 0;    // SIGTERM sent
+    int64_t launch_ms = 0;  // node started again (Kuma's monitors start after this)
+    int64_t ready_ms = 0;   // first answer (Kuma starts its monitors as it starts listening)
+  };
+
+  // SIGTERM by pid, wait for the end, start again on the same port with the
+  // same data folder, wait until it answers.
+  static void RestartKuma(KumaServer& kuma, KumaRestart* restart) {
+    restart->term_ms = WallMs();
+    kuma.Stop();
+    ASSERT_FALSE(kuma.running());
+    restart->launch_ms = WallMs();
+    const std::string failure = g_env->StartAndWait({&kuma});
+    restart->ready_ms = WallMs();
+    ASSERT_EQ(failure, "") << failure;
+  }
+
+  // MONITOR's newest heartbeat (null when it has none).
+  static json LastHeartbeat(KumaServer& kuma, const Monitor& monitor) {
+    std::vector<json> beats = g_env->Heartbeats(kuma, monitor, 0, milliseconds(0));
+    return beats.empty() ? json() : beats.back();
+  }
+
+  // Polls MONITOR's heartbeats until one with id above AFTER_ID is DOWN, or
+  // the wall clock passes DEADLINE_MS; that heartbeat, or null.
+  static json AwaitDown(KumaServer& kuma, const Monitor& monitor, int64_t after_id,
+                        int64_t deadline_ms) {
+    for (;;) {
+      for (const json& beat : g_env->Heartbeats(kuma, monitor, 0, milliseconds(0))) {
+        if (At(beat, "id").get<int64_t>() > after_id && At(beat, "status") == 0) return beat;
+      }
+      if (WallMs() >= deadline_ms) return json();
+      std::this_thread::sleep_for(milliseconds(250));
+    }
+  }
+
+  // The scheduler's state file of MONITOR's job: stopped, OK, with a UPID
+  // (of a worker long gone) that started at START (seconds).
+  void WriteSchedulerState(const Monitor& monitor, int64_t start) {
+    char fields[64];
+    std::snprintf(fields, sizeof fields, "%08X:%08X:%08llX", 0x3FFFF0u, 0x1234u,
+                  static_cast<unsigned long long>(start));
+    const json state = {{"state", "stopped"},
+                        {"msg", "OK"},
+                        {"upid", "UPID:pve1:" + std::string(fields) + ":vzdump::root@pam:"}};
+    dir_.Write("jobs/vzdump-" + monitor.job_id + ".json", state.dump());
+  }
+
   TestDir dir_;
   std::string state_dir_;
   std::string config_path_;
   std::string wrapper_;
+  std::set<std::string> config_paths_;  // exempt from the token scan: they hold tokens by design
   KumaServer* server_ = nullptr;
   Monitor monitor_;
+  std::vector<Monitor> monitors_;
   std::vector<std::string> outputs_;
   int runs_ = 0;
 };
@@ -1029,7 +1179,8 @@ TEST_F(KumaE2eTest, KumaDownDuringTheRunIsSpooledAndFlushDeliversItOnce) {
   EXPECT_EQ(early.exit_code, 1) << early.out << early.err;
   EXPECT_EQ(SpoolFiles().size(), 1u);
 
-  // Kuma back, same port, same data: flush delivers it, once.
+  // Kuma back, same port, same data: flush delivers it, once, and then
+  // pushes the job's current state.
   const std::string failure = g_env->StartAndWait({&kuma});
   ASSERT_EQ(failure, "") << failure;
   EXPECT_EQ(Heartbeats(0).size(), 0u);
@@ -1040,8 +1191,10 @@ TEST_F(KumaE2eTest, KumaDownDuringTheRunIsSpooledAndFlushDeliversItOnce) {
       << flush.out << flush.err;
   EXPECT_TRUE(SpoolFiles().empty());
 
-  std::vector<json> beats = Heartbeats();
-  ASSERT_EQ(beats.size(), 1u) << json(beats).dump(1);
+  std::vector<json> beats = Heartbeats(2);
+  ASSERT_EQ(beats.size(), 2u) << json(beats).dump(1);
+  EXPECT_EQ(At(beats[1], "status"), 1) << beats[1].dump();
+  EXPECT_TRUE(StartsWith(Str(beats[1], "msg"), "pve1: last run ")) << beats[1].dump();
   EXPECT_EQ(At(beats[0], "status"), 1) << beats[0].dump();
   EXPECT_TRUE(StartsWith(Str(beats[0], "msg"), "delivered late")) << beats[0].dump();
   EXPECT_TRUE(Contains(Str(beats[0], "msg"), "all 2 guests backed up")) << beats[0].dump();
@@ -1052,7 +1205,273 @@ TEST_F(KumaE2eTest, KumaDownDuringTheRunIsSpooledAndFlushDeliversItOnce) {
   RunResult again = Agent({"flush"});
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   std::this_thread::sleep_for(milliseconds(300));
-  EXPECT_EQ(Heartbeats(1).size(), 1u);
+  EXPECT_EQ(Heartbeats(2).size(), 2u);
+}
+
+// --- refresh, a missed run, late results then the current state --------------------
+
+// Kuma's missed-heartbeat checker restarts with Kuma (reference/uptime-kuma.md,
+// "The missed-heartbeat timer does not survive a Kuma restart"): at start-up
+// it checks a push monitor a full interval after the START, not after the
+// last push. Scaled time: the short monitor's 20 s stand for refresh's
+// 15 minutes, the long one's 90 s for a per-job interval of 26 h (a daily
+// job's monitor pushed only at the run's end). A restart of Kuma takes 5 to
+// 25 s here, so each falls in the middle of the long interval.
+//
+// Timeline (t = 0 at refresh's push to both monitors):
+//   restart 1 at once: the short monitor goes DOWN one interval after Kuma is
+//     back (the start is later than the push);
+//   restart 2 right after that DOWN, then a push to the short monitor alone:
+//     DOWN one interval after the push (the push is later than the start);
+//   the long monitor, pushed at t = 0 only: no DOWN although it is silent
+//     beyond its interval (+ tolerance), until one interval after restart 2.
+// About 2 to 2.5 minutes. The measured delays are printed as figures.
+TEST_F(KumaE2eTest, KumaRestartDelaysTheMissedHeartbeatAlarmByAFullInterval) {
+  ASSERT_NO_FATAL_FAILURE(UseMonitors({"restart-short", "restart-long"}));
+  const Monitor short_monitor = monitors_[0];
+  const Monitor long_monitor = monitors_[1];
+  ASSERT_EQ(short_monitor.interval, kShortIntervalSeconds);
+  ASSERT_EQ(long_monitor.interval, kLongIntervalSeconds);
+  ASSERT_NO_FATAL_FAILURE(WriteConfig("config-short.json", {short_monitor}));
+  KumaServer& kuma = *server_;
+  ASSERT_NO_FATAL_FAILURE(EnsureRunning(kuma));
+  const int64_t short_ms = int64_t{kShortIntervalSeconds} * 1000;
+  const int64_t long_ms = int64_t{kLongIntervalSeconds} * 1000;
+  // Kuma checks a push monitor at interval + 1 s after the last push (or at
+  // interval after its start); it starts the monitors of a server one after
+  // another, 0.3 to 1 s apart, as it starts listening; our probe polls every
+  // 0.25 s. 5 s covers all of it with room for a busy machine.
+  constexpr int64_t kTolerance = 5000;
+
+  // t = 0: refresh pushes both jobs' current state (up, no run yet).
+  RunResult refresh = Agent({"refresh"});
+  ASSERT_EQ(refresh.exit_code, 0) << refresh.out << refresh.err;
+  const json short_push = LastHeartbeat(kuma, short_monitor);
+  const json long_push = LastHeartbeat(kuma, long_monitor);
+  ASSERT_TRUE(short_push.is_object() && long_push.is_object()) << refresh.err;
+  for (const json* push : {&short_push, &long_push}) {
+    EXPECT_EQ(At(*push, "status"), 1) << push->dump();
+    EXPECT_TRUE(StartsWith(Str(*push, "msg"), "pve1: no run on record yet")) << push->dump();
+  }
+  const int64_t short_pushed = ParseKumaTime(Str(short_push, "time"));
+  const int64_t long_pushed = ParseKumaTime(Str(long_push, "time"));
+
+  // Restart 1, at once.
+  KumaRestart first;
+  ASSERT_NO_FATAL_FAILURE(RestartKuma(kuma, &first));
+  // Without the restart the long monitor would have been checked at
+  // long_pushed + interval + 1 s; Kuma must have gone before that.
+  ASSERT_LT(first.term_ms, long_pushed + long_ms) << "inconclusive: Kuma stopped too late";
+
+  const json down1 =
+      AwaitDown(kuma, short_monitor, At(short_push, "id").get<int64_t>(),
+                std::max(short_pushed, first.ready_ms) + short_ms + kTolerance + 10000);
+  ASSERT_TRUE(down1.is_object()) << "the short monitor never went DOWN after restart 1; "
+                                 << json(g_env->Heartbeats(kuma, short_monitor, 0)).dump(1);
+  EXPECT_EQ(Str(down1, "msg"), "No heartbeat in the time window") << down1.dump();
+  const int64_t down1_at = ParseKumaTime(Str(down1, "time"));
+  EXPECT_GE(down1_at, short_pushed + short_ms) << down1.dump();
+  EXPECT_GE(down1_at, first.launch_ms + short_ms) << down1.dump();
+  EXPECT_LE(down1_at, std::max(short_pushed, first.ready_ms) + short_ms + kTolerance)
+      << down1.dump();
+
+  // Restart 2, right after that DOWN; then refresh pushes the short monitor
+  // alone, a little after Kuma is back.
+  KumaRestart second;
+  ASSERT_NO_FATAL_FAILURE(RestartKuma(kuma, &second));
+  std::this_thread::sleep_for(seconds(3));
+  RunResult refresh2 = Agent({"refresh"}, dir_.Path("config-short.json"));
+  ASSERT_EQ(refresh2.exit_code, 0) << refresh2.out << refresh2.err;
+  const json short_push2 = LastHeartbeat(kuma, short_monitor);
+  ASSERT_TRUE(short_push2.is_object());
+  ASSERT_EQ(At(short_push2, "status"), 1) << short_push2.dump();
+  const int64_t short_pushed2 = ParseKumaTime(Str(short_push2, "time"));
+  ASSERT_GT(short_pushed2, second.ready_ms - 1000) << short_push2.dump();
+
+  const json down2 =
+      AwaitDown(kuma, short_monitor, At(short_push2, "id").get<int64_t>(),
+                std::max(short_pushed2, second.ready_ms) + short_ms + kTolerance + 10000);
+  ASSERT_TRUE(down2.is_object()) << "the short monitor never went DOWN after its second push; "
+                                 << json(g_env->Heartbeats(kuma, short_monitor, 0)).dump(1);
+  EXPECT_EQ(Str(down2, "msg"), "No heartbeat in the time window") << down2.dump();
+  const int64_t down2_at = ParseKumaTime(Str(down2, "time"));
+  EXPECT_GE(down2_at, short_pushed2 + short_ms) << down2.dump();
+  EXPECT_GE(down2_at, second.launch_ms + short_ms) << down2.dump();
+  EXPECT_LE(down2_at, std::max(short_pushed2, second.ready_ms) + short_ms + kTolerance)
+      << down2.dump();
+
+  // The long monitor: silent since t = 0, past its interval + tolerance, and
+  // still no DOWN, because Kuma restarted in between.
+  const int64_t silent_until = long_pushed + long_ms + 2 * kTolerance;
+  ASSERT_LT(silent_until, second.launch_ms + long_ms)
+      << "inconclusive: restart 2 came too early to tell";
+  while (WallMs() < silent_until) std::this_thread::sleep_for(milliseconds(250));
+  std::vector<json> long_beats = g_env->Heartbeats(kuma, long_monitor, 0);
+  for (const json& beat : long_beats) {
+    if (At(beat, "id").get<int64_t>() > At(long_push, "id").get<int64_t>()) {
+      ADD_FAILURE() << "the long monitor had a heartbeat within "
+                    << (silent_until - long_pushed) / 1000 << " s of its push: " << beat.dump();
+    }
+  }
+  // ... until one interval after the last start.
+  const json long_down = AwaitDown(kuma, long_monitor, At(long_push, "id").get<int64_t>(),
+                                   second.ready_ms + long_ms + kTolerance + 10000);
+  ASSERT_TRUE(long_down.is_object()) << "the long monitor never went DOWN; "
+                                     << json(g_env->Heartbeats(kuma, long_monitor, 0)).dump(1);
+  EXPECT_EQ(Str(long_down, "msg"), "No heartbeat in the time window") << long_down.dump();
+  const int64_t long_down_at = ParseKumaTime(Str(long_down, "time"));
+  EXPECT_GE(long_down_at, second.launch_ms + long_ms) << long_down.dump();
+  EXPECT_LE(long_down_at, second.ready_ms + long_ms + kTolerance) << long_down.dump();
+
+  auto s = [](int64_t ms) {
+    return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s";
+  };
+  std::cout << "e2e: Kuma restart figures (short interval " << kShortIntervalSeconds
+            << " s, long interval " << kLongIntervalSeconds << " s, scaled):\n"
+            << "  restart 1: SIGTERM " << s(first.term_ms - short_pushed) << " after the push, "
+            << "stopped and started again in " << s(first.ready_ms - first.term_ms) << "\n"
+            << "  short, start later than push: push->DOWN " << s(down1_at - short_pushed)
+            << ", restart->DOWN " << s(down1_at - first.ready_ms) << " (from the launch "
+            << s(down1_at - first.launch_ms) << ")\n"
+            << "  restart 2: stopped and started again in " << s(second.ready_ms - second.term_ms)
+            << "\n"
+            << "  short, push later than start: push->DOWN " << s(down2_at - short_pushed2)
+            << ", restart->DOWN " << s(down2_at - second.ready_ms) << "\n"
+            << "  long: no DOWN while silent for " << s(silent_until - long_pushed)
+            << " (its interval " << kLongIntervalSeconds << " s); DOWN at push+"
+            << s(long_down_at - long_pushed) << " = restart 2+" << s(long_down_at - second.ready_ms)
+            << std::endl;
+}
+
+// A due run that did not start. The job runs daily at 21:00; the scheduler's
+// state file says its last run started 2 days ago (and ended OK); pbk-agent
+// has known the job, with this schedule, for 3 days (its refresh.json, as an
+// earlier refresh left it). So the run due the first 21:00 after that start
+// did not happen: refresh pushes down, naming that time.
+TEST_F(KumaE2eTest, MissedRunIsOneDownHeartbeatNamingTheDueTime) {
+  ASSERT_NO_FATAL_FAILURE(UseMonitor("missed-run"));
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t last_start = now - 2 * 86400 - 17;
+  WriteSchedulerState(monitor_, last_start);
+  std::filesystem::create_directories(state_dir_);
+  ASSERT_EQ(chmod(state_dir_.c_str(), 0700), 0);
+  const json memory = {
+      {"format", 1},
+      {"jobs",
+       {{monitor_.job_id,
+         {{"schedule", kDailyAt}, {"enabled", true}, {"since", now - 3 * 86400}}}}}};
+  dir_.Write("state/refresh.json", memory.dump(1) + "\n");
+  const int64_t due = NextDailyAt(last_start, 21, 0);
+  ASSERT_GT(due, last_start);
+
+  RunResult refresh = Agent({"refresh", "--json"});
+  EXPECT_EQ(refresh.exit_code, 1) << refresh.out << refresh.err;
+  const json report = json::parse(refresh.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(report.is_object()) << refresh.out << refresh.err;
+  ASSERT_EQ(At(report, "monitors").size(), 1u) << report.dump(1);
+  const json entry = At(report, "monitors")[0];
+  EXPECT_EQ(Str(entry, "state"), "missed") << entry.dump();
+  EXPECT_EQ(Str(entry, "status"), "down") << entry.dump();
+  EXPECT_EQ(At(entry, "pushed"), true) << entry.dump();
+
+  std::vector<json> beats = Heartbeats();
+  ASSERT_EQ(beats.size(), 1u) << json(beats).dump(1);
+  EXPECT_EQ(At(beats[0], "status"), 0) << beats[0].dump();
+  EXPECT_EQ(Str(beats[0], "msg"), Str(entry, "message"));
+  EXPECT_EQ(Str(beats[0], "msg"), "pve1: run due " + LocalTime(due) + " did not start (last run " +
+                                      LocalTime(last_start) + " (by the scheduler's record))")
+      << beats[0].dump();
+  std::cout << "e2e: missed run: " << Str(beats[0], "msg") << std::endl;
+}
+
+// The same on a node where pbk-agent has never run refresh before (no
+// refresh.json): the scheduler's state file alone shows the run that was
+// due and did not start.
+TEST_F(KumaE2eTest, MissedRunOnTheFirstRefreshIsOneDownHeartbeatNamingTheDueTime) {
+  ASSERT_NO_FATAL_FAILURE(UseMonitor("missed-first"));
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t last_start = now - 2 * 86400 - 17;
+  WriteSchedulerState(monitor_, last_start);
+  const int64_t due = NextDailyAt(last_start, 21, 0);
+
+  RunResult refresh = Agent({"refresh"});
+  EXPECT_EQ(refresh.exit_code, 1) << refresh.out << refresh.err;
+  std::vector<json> beats = Heartbeats();
+  ASSERT_EQ(beats.size(), 1u) << json(beats).dump(1);
+  EXPECT_EQ(At(beats[0], "status"), 0) << beats[0].dump();
+  EXPECT_EQ(Str(beats[0], "msg"), "pve1: run due " + LocalTime(due) + " did not start (last run " +
+                                      LocalTime(last_start) + " (by the scheduler's record))")
+      << beats[0].dump();
+}
+
+// Two runs while Kuma is down: both results spooled. Kuma back, flush: both
+// arrive, oldest first, each marked late, and then the job's current state,
+// so the monitor's last heartbeat is the present truth.
+TEST_F(KumaE2eTest, TwoResultsSpooledWhileKumaWasDownArriveOldestFirstThenTheCurrentState) {
+  ASSERT_NO_FATAL_FAILURE(UseMonitor("late-twice"));
+  KumaServer& kuma = *server_;
+  ASSERT_NO_FATAL_FAILURE(EnsureRunning(kuma));
+  kuma.Stop();
+  ASSERT_FALSE(kuma.running());
+
+  SimRun failed = RunSim(TwoGuests(monitor_.job_id, "fail-archive"));
+  // A run's start is the UPID's, in whole seconds: the second run starts in
+  // a later second, as two runs of one job do on a real node.
+  std::this_thread::sleep_for(milliseconds(1100));
+  SimRun ok = RunSim(TwoGuests(monitor_.job_id));
+  for (const auto& [run, status] : {std::make_pair(&failed, "down"), std::make_pair(&ok, "up")}) {
+    EXPECT_EQ(At(run->Call("job-end"), "exit"), 0) << run->Log();
+    const std::string line = run->Line("job-end", "ERROR: ");
+    EXPECT_TRUE(StartsWith(line, std::string("ERROR: pbk-agent: push of ") + status +
+                                     " to Uptime Kuma for job " + monitor_.job_id + " failed: "))
+        << run->Log();
+    EXPECT_TRUE(Contains(line, "The result is spooled")) << line;
+  }
+  ASSERT_EQ(SpoolFiles().size(), 2u);
+
+  const std::string failure = g_env->StartAndWait({&kuma});
+  ASSERT_EQ(failure, "") << failure;
+  EXPECT_EQ(Heartbeats(0).size(), 0u);
+  const int64_t flush_start = WallMs();
+  RunResult flush = Agent({"flush"});
+  EXPECT_EQ(flush.exit_code, 0) << flush.out << flush.err;
+  EXPECT_TRUE(Contains(flush.err, "pushed the current state of job " + monitor_.job_id + ": up"))
+      << flush.err;
+  EXPECT_TRUE(SpoolFiles().empty());
+
+  std::vector<json> beats = Heartbeats(3);
+  ASSERT_EQ(beats.size(), 3u) << json(beats).dump(1);
+  const std::string late = "delivered late, run ended ";
+  // Oldest first: the failed run, then the good one.
+  EXPECT_EQ(At(beats[0], "status"), 0) << beats[0].dump();
+  EXPECT_TRUE(StartsWith(Str(beats[0], "msg"), late)) << beats[0].dump();
+  EXPECT_TRUE(Contains(Str(beats[0], "msg"), "failed: 101 db01")) << beats[0].dump();
+  ExpectPingIsTheRunsDuration(beats[0], failed, "job-end", 300);
+  EXPECT_EQ(At(beats[1], "status"), 1) << beats[1].dump();
+  EXPECT_TRUE(StartsWith(Str(beats[1], "msg"), late)) << beats[1].dump();
+  EXPECT_TRUE(Contains(Str(beats[1], "msg"), "all 2 guests backed up")) << beats[1].dump();
+  ExpectPingIsTheRunsDuration(beats[1], ok, "job-end", 600);
+  // "run ended YYYY-MM-DD HH:MM:SS": the same format, so text order is time order.
+  EXPECT_LE(Str(beats[0], "msg").substr(late.size(), 19),
+            Str(beats[1], "msg").substr(late.size(), 19));
+  // Last: the current state, not a late result, without a duration.
+  EXPECT_EQ(At(beats[2], "status"), 1) << beats[2].dump();
+  EXPECT_FALSE(Contains(Str(beats[2], "msg"), "delivered late")) << beats[2].dump();
+  EXPECT_TRUE(StartsWith(Str(beats[2], "msg"), "pve1: last run ")) << beats[2].dump();
+  EXPECT_TRUE(Contains(Str(beats[2], "msg"), "all 2 guests backed up")) << beats[2].dump();
+  EXPECT_TRUE(Contains(Str(beats[2], "msg"), "; next run ")) << beats[2].dump();
+  EXPECT_TRUE(At(beats[2], "ping").is_null()) << beats[2].dump();
+  for (size_t i = 1; i < beats.size(); ++i) {
+    EXPECT_GT(At(beats[i], "id").get<int64_t>(), At(beats[i - 1], "id").get<int64_t>());
+    EXPECT_GE(ParseKumaTime(Str(beats[i], "time")), ParseKumaTime(Str(beats[i - 1], "time")));
+  }
+  g_env->RecordLatency("late-twice flush, first late result", flush_start, beats[0]);
+  g_env->RecordLatency("late-twice flush, current state", flush_start, beats[2]);
+
+  RunResult again = Agent({"flush"});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(Heartbeats(3).size(), 3u);
 }
 
 }  // namespace

@@ -68,28 +68,7 @@ int CmdFlush(const Invocation& invocation) {
   }
 
   PushSender send = MakeKumaSender(config.kuma);
-  auto push = [&](const std::string& job_id, const SpooledPush& entry, std::string* why,
-                  bool* transport_failed, bool* permanent) {
-    *transport_failed = false;
-    *permanent = false;
-    auto job = config.jobs.find(job_id);
-    if (job == config.jobs.end()) {
-      *why = "job " + job_id + " has no push_token in " + config.path + " any more";
-      *permanent = true;
-      return false;
-    }
-    KumaPush message;
-    message.up = entry.up;
-    message.message = TruncateUtf8("delivered late, run ended " + FormatLocalTime(entry.created_ms) +
-                                       ": " + entry.message,
-                                   kMaxPushMessageBytes);
-    message.ping_ms = entry.ping_ms;
-    PushFailure failure = PushFailure::kNone;
-    bool ok = send(job->second.push_token, message, why, &failure);
-    *transport_failed = failure == PushFailure::kTransport;
-    *permanent = failure == PushFailure::kRefused;
-    return ok;
-  };
+  const PushFunction push = SpoolPusher(config, send);
   // After late results, the job's present state, so the last heartbeat is
   // the truth of now. What that needs is read once, at the first need.
   std::unique_ptr<PveAccess> pve;

@@ -61,7 +61,7 @@ int CmdJobs(const Invocation& invocation) {
     return kExitUsage;
   }
   const int64_t now = time(nullptr);
-  const NodeView view(config, pve, now);
+  NodeView view(config, pve, now);
   for (const auto& line : view.warnings()) spdlog::warn("{}", line);
   if (!view.jobs_known()) {
     spdlog::error("{}", view.jobs_problem());

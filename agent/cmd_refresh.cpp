@@ -54,7 +54,7 @@ int CmdRefresh(const Invocation& invocation) {
     return kExitUsage;
   }
 
-  const NodeView view(config, pve, static_cast<int64_t>(time(nullptr)));
+  NodeView view(config, pve, static_cast<int64_t>(time(nullptr)));
   for (const auto& line : view.warnings()) spdlog::warn("{}", line);
   if (!dry_run && !view.SaveObservations(&err)) spdlog::error("{}", err);
 
@@ -79,14 +79,32 @@ int CmdRefresh(const Invocation& invocation) {
     }
   };
 
+  // Jobs with results still owed get those delivered first, so that no
+  // current state overtakes an older result.
+  std::set<std::string> owing;
+  {
+    std::vector<std::string> bad;
+    for (const auto& entry : ListSpool(config.paths.state_dir, &bad)) owing.insert(entry.job_id);
+  }
+  const PushFunction deliver = SpoolPusher(config, send);
+  bool kuma_unreachable = false;
   for (const auto& job_id : view.MonitoredJobs()) {
-    const JobStatus status = view.StatusOf(job_id);
     std::string problem;
     bool ok = true;
+    FileLock lock;
     if (!dry_run) {
-      FileLock lock;
-      ok = LockJob(config.paths.state_dir, job_id, lock_wait, &lock, &problem) &&
-           PushJobStatus(send, config.jobs.at(job_id).push_token, status, &problem);
+      ok = LockJob(config.paths.state_dir, job_id, lock_wait, &lock, &problem);
+      if (ok && owing.count(job_id) > 0 && !kuma_unreachable) {
+        FlushReport backlog;
+        kuma_unreachable = !DeliverSpooledForJob(config.paths.state_dir, job_id, deliver, &backlog);
+        for (const auto& line : backlog.lines) spdlog::info("{}", line);
+        for (const auto& line : backlog.errors) spdlog::warn("{}", line);
+      }
+    }
+    // Judged with the job's lock held: what a hook pushed just before is in.
+    const JobStatus status = view.StatusOf(job_id);
+    if (!dry_run) {
+      ok = ok && PushJobStatus(send, config.jobs.at(job_id).push_token, status, &problem);
       if (ok) ++pushed; else ++failed;
     }
     report("job " + job_id, JobStateName(status.state), status.up, status.message, ok, problem);

@@ -1,5 +1,7 @@
 #include "node_view.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <set>
 
@@ -41,29 +43,54 @@ NodeView::NodeView(const Config& config, const PveAccess& pve, int64_t now)
   if (!guests_known_) guests_problem_ = err;
   index_ = std::make_unique<GuestIndex>(guests_);
 
-  std::vector<std::string> bad;
-  runs_ = LoadAllRunRecords(config.paths.state_dir, &bad);
-  for (const auto& line : bad) warnings_.push_back("run record skipped: " + line);
-  const std::string cache = JoinPath(config.paths.state_dir, kJobCacheFile);
-  for (const auto& run : runs_) {
-    std::string job_id = run.job_id;
-    if (job_id.empty() && run.end_phase.empty()) {
-      // A run still going on (or whose worker died) is not attributed yet.
-      JobIdentity identity = IdentifyJob(config.paths.scheduler_dir, cache, run, config.node);
-      if (identity.found) job_id = identity.job_id;
-    }
-    if (!job_id.empty()) runs_by_job_[job_id].push_back(&run);
-  }
-  for (auto& [id, list] : runs_by_job_) {
-    std::stable_sort(list.begin(), list.end(), [](const RunRecord* a, const RunRecord* b) {
-      return RunStart(*a) > RunStart(*b);
-    });
-  }
+  LoadRuns();
 
   if (!LoadRefreshMemory(JoinPath(config.paths.state_dir, kRefreshMemoryFile), &memory_, &err)) {
     warnings_.push_back(err);
   }
   if (jobs_known_) ObserveJobs(jobs_, now_, &memory_);
+}
+
+namespace {
+
+// When the folder of run records last changed: every record is written by
+// rename, which changes it.
+int64_t RunsChanged(const std::string& state_dir) {
+  struct stat st {};
+  if (stat(JoinPath(state_dir, "runs").c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+// The newest run first. Two workers of one job may start in the same
+// second (the scheduler and a "Run now"): the one whose job started later
+// (after waiting for the backup lock), then the one that ended later, wins.
+bool Newer(const RunRecord* a, const RunRecord* b) {
+  if (RunStart(*a) != RunStart(*b)) return RunStart(*a) > RunStart(*b);
+  const int64_t a_began = a->job_start_ms > 0 ? a->job_start_ms : a->first_ms;
+  const int64_t b_began = b->job_start_ms > 0 ? b->job_start_ms : b->first_ms;
+  if (a_began != b_began) return a_began > b_began;
+  return a->end_ms > b->end_ms;
+}
+
+}  // namespace
+
+void NodeView::LoadRuns() {
+  runs_changed_ = RunsChanged(config_.paths.state_dir);
+  std::vector<std::string> bad;
+  runs_ = LoadAllRunRecords(config_.paths.state_dir, &bad);
+  for (const auto& line : bad) warnings_.push_back("run record skipped: " + line);
+  runs_by_job_.clear();
+  const std::string cache = JoinPath(config_.paths.state_dir, kJobCacheFile);
+  for (const auto& run : runs_) {
+    std::string job_id = run.job_id;
+    if (job_id.empty() && run.end_phase.empty()) {
+      // A run still going on (or whose worker died) is not attributed yet.
+      JobIdentity identity = IdentifyJob(config_.paths.scheduler_dir, cache, run, config_.node);
+      if (identity.found) job_id = identity.job_id;
+    }
+    if (!job_id.empty()) runs_by_job_[job_id].push_back(&run);
+  }
+  for (auto& [id, list] : runs_by_job_) std::stable_sort(list.begin(), list.end(), Newer);
 }
 
 bool NodeView::SaveObservations(std::string* err) const {
@@ -118,11 +145,15 @@ JobFacts NodeView::FactsOf(const std::string& job_id) const {
   }
   if (auto observed = memory_.jobs.find(job_id); observed != memory_.jobs.end()) {
     facts.observed_change = observed->second.since;
+    facts.observed_first_sighting = observed->second.first_sighting;
   }
   return facts;
 }
 
-JobStatus NodeView::StatusOf(const std::string& job_id) const {
+JobStatus NodeView::StatusOf(const std::string& job_id) {
+  // Asked with the job's lock held: a hook that pushed just before saved
+  // its record first, so what it did is read, not what was there before.
+  if (RunsChanged(config_.paths.state_dir) != runs_changed_) LoadRuns();
   if (!jobs_known_) {
     JobStatus status;
     status.state = JobState::kUnknown;

@@ -35,7 +35,8 @@ class NodeView {
 
   // The jobs with a monitor on this node, by id.
   std::vector<std::string> MonitoredJobs() const;
-  JobStatus StatusOf(const std::string& job_id) const;
+  // The job's state now; call it with the job's lock held (spool.h LockJob).
+  JobStatus StatusOf(const std::string& job_id);
   NodeHealth Health() const;
 
   // Notes schedule and enabled changes in state_dir (not in a dry run).
@@ -53,6 +54,7 @@ class NodeView {
 
  private:
   JobFacts FactsOf(const std::string& job_id) const;
+  void LoadRuns();
   std::optional<Placement> PlacementOf(const BackupJob& job) const;
 
   const Config& config_;
@@ -72,7 +74,7 @@ class NodeView {
   mutable std::map<std::string, std::optional<Placement>> placements_;
   std::vector<RunRecord> runs_;
   std::map<std::string, std::vector<const RunRecord*>> runs_by_job_;  // newest first
-  std::vector<const RunRecord*> unattributed_;  // unended runs of no known job yet
+  int64_t runs_changed_ = 0;  // the runs folder's time when they were read
   RefreshMemory memory_;
   std::vector<std::string> warnings_;
 };

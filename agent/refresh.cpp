@@ -100,6 +100,7 @@ bool LoadRefreshMemory(const std::string& path, RefreshMemory* memory, std::stri
     observed.schedule = LooseString(entry.value("schedule", json(""))).value_or("");
     observed.enabled = LooseBool(entry.value("enabled", json(true))).value_or(true);
     observed.since = LooseInt(entry.value("since", json(0))).value_or(0);
+    observed.first_sighting = LooseBool(entry.value("first_sighting", json(false))).value_or(false);
     memory->jobs[id] = observed;
   }
   return true;
@@ -110,7 +111,8 @@ bool SaveRefreshMemory(const std::string& path, const RefreshMemory& memory, std
   for (const auto& [id, observed] : memory.jobs) {
     jobs[id] = {{"schedule", observed.schedule},
                 {"enabled", observed.enabled},
-                {"since", observed.since}};
+                {"since", observed.since},
+                {"first_sighting", observed.first_sighting}};
   }
   const json document = {{"format", 1}, {"jobs", std::move(jobs)}};
   return WriteFileAtomic(path, document.dump(1, ' ', false, json::error_handler_t::replace) + "\n",
@@ -127,7 +129,7 @@ bool ObserveJobs(const std::vector<BackupJob>& jobs, int64_t now, RefreshMemory*
       seen[job.id] = old->second;
       continue;
     }
-    seen[job.id] = ObservedJob{job.schedule, job.enabled, now};
+    seen[job.id] = ObservedJob{job.schedule, job.enabled, now, old == memory->jobs.end()};
     changed = true;
   }
   changed = changed || seen.size() != memory->jobs.size();
@@ -209,7 +211,19 @@ class Judge {
     return std::any_of(facts_.runs.begin(), facts_.runs.end(),
                        [&](const RunRecord* run) { return run->upid == upid; });
   }
+  // The observed change of schedule or enabled flag, as a last-run time:
+  // a first sighting counts only when HISTORY (the latest run known from
+  // elsewhere) is nothing.
+  int64_t Observed(int64_t history) const {
+    if (!facts_.observed_change) return 0;
+    if (facts_.observed_first_sighting && history > 0) return 0;
+    return *facts_.observed_change;
+  }
   std::string NextRunWords() const {
+    if (pending_) {
+      return "; the run due " + Time(*pending_) + " has not started yet (missed at " +
+             Time(*pending_ + grace_) + ")";
+    }
     return next_run_ ? "; next run " + Time(*next_run_) : "; no run scheduled";
   }
 
@@ -222,6 +236,7 @@ class Judge {
   int64_t record_start_ = 0;
   int64_t last_start_ = 0;
   std::optional<int64_t> next_run_;
+  std::optional<int64_t> pending_;  // due, not started, still within the grace
 };
 
 bool Judge::RunsHere(std::string* why) const {
@@ -247,7 +262,8 @@ JobStatus Judge::Run() {
   if (!job.enabled) return Make(JobState::kDisabled, false, "disabled: no backups are made");
 
   last_start_ = std::max({record_start_, facts_.scheduler.LastStart().value_or(0),
-                          facts_.observed_change.value_or(0)});
+                          Observed(std::max(record_start_,
+                                            facts_.scheduler.LastStart().value_or(0)))});
   CalendarEvent event;
   std::string schedule_error;
   const bool scheduled = !job.schedule.empty();
@@ -262,7 +278,7 @@ JobStatus Judge::Run() {
     // A run that was missed before this one began stays the news until
     // this one ends.
     const int64_t running_start = RunStart(*facts_.running);
-    int64_t before = facts_.observed_change.value_or(0);
+    int64_t before = 0;
     for (const RunRecord* run : facts_.runs) {
       if (run != facts_.running) before = std::max(before, RunStart(*run));
     }
@@ -270,6 +286,7 @@ JobStatus Judge::Run() {
       before = std::max(before, std::min(running_start - 1,
                                          facts_.scheduler.LastStart().value_or(0)));
     }
+    before = std::max(before, Observed(before));
     const std::optional<int64_t> due = scheduled ? NextRun(event, before) : std::nullopt;
     const bool missed = due && *due + grace_ <= running_start;
     std::string previous = last_ended_ != nullptr
@@ -299,10 +316,26 @@ JobStatus Judge::Run() {
       status.due = due;
       return status;
     }
+    if (due && now_ >= *due) pending_ = due;
   }
 
   // The newest thing that happened to the job decides.
   const SchedulerState& scheduler = facts_.scheduler;
+  if (!scheduler.upid.empty() && scheduler.upid_start > record_start_ &&
+      !SawUpid(scheduler.upid) && facts_.observed_first_sighting && facts_.observed_change &&
+      scheduler.upid_start < *facts_.observed_change) {
+    // A run from before pbk-agent watched the job: the scheduler's word on
+    // it is all there is, and it is no sign of a missing hook.
+    const bool ok = scheduler.state == "stopped" && scheduler.msg == "OK";
+    const std::string verdict = scheduler.state != "stopped" ? "ended"
+                                : ok                          ? "OK"
+                                                              : OneLine(scheduler.msg);
+    return Make(ok || scheduler.state != "stopped" ? JobState::kOk : JobState::kFailed,
+                ok || scheduler.state != "stopped",
+                "last run " + Time(scheduler.upid_start) + ": " + verdict +
+                    " (the scheduler's record; before pbk-agent watched this job)" +
+                    NextRunWords());
+  }
   if (!scheduler.upid.empty() && scheduler.upid_start > record_start_ &&
       !SawUpid(scheduler.upid)) {
     return Make(JobState::kWithoutHook, false,

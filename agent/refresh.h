@@ -13,7 +13,8 @@
 // The last run is the latest of: this node's run records of the job, the
 // scheduler's state file vzdump-<id>.json (the UPID's start, else its
 // `time`), and the last change of the job's schedule or enabled flag that
-// pbk-agent observed. The state file's `updated` is NOT used: pvescheduler
+// pbk-agent observed (when it first sees a job, that sighting counts only
+// where neither of the others tells anything). The state file's `updated` is NOT used: pvescheduler
 // sets it at every start of the scheduler when repeat-missed is off, which
 // would forgive a run missed while the node was down. A missed run stays
 // missed until a later run starts.
@@ -57,6 +58,11 @@ struct ObservedJob {
   std::string schedule;
   bool enabled = true;
   int64_t since = 0;  // seconds since the epoch
+  // True when SINCE is only when pbk-agent first saw the job (a fresh
+  // install, a lost memory file), not an observed change: it then counts as
+  // the last run only when nothing else tells one, or a run missed before
+  // the install would be forgiven.
+  bool first_sighting = false;
 };
 struct RefreshMemory {
   std::map<std::string, ObservedJob> jobs;
@@ -95,6 +101,7 @@ struct JobFacts {
   SchedulerState scheduler;
   bool scheduler_worker_alive = false;  // the state file's UPID still runs
   std::optional<int64_t> observed_change;  // seconds
+  bool observed_first_sighting = false;    // see ObservedJob
 };
 
 struct JobStatus {

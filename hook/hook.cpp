@@ -297,6 +297,17 @@ int Hook::EndRun() {
     spdlog::warn("pbk-agent: {}; pushing without the job's lock", push_err);
     push_err.clear();
     may_push = true;
+  } else if (may_push) {
+    // Results of earlier runs still owed go first: a newer result must not
+    // be followed by an older one.
+    FlushReport backlog;
+    const bool reachable = DeliverSpooledForJob(
+        config_.paths.state_dir, identity.job_id, SpoolPusher(config_, context_.send), &backlog);
+    for (const auto& line : backlog.lines) spdlog::info("pbk-agent: {}", line);
+    if (!reachable) {
+      may_push = false;
+      push_err = backlog.errors.empty() ? "Kuma cannot be reached" : backlog.errors.back();
+    }
   }
   const bool delivered =
       may_push && context_.send(job->second.push_token, push, &push_err, nullptr);
@@ -427,6 +438,26 @@ int HookExitForBrokenConfig(const std::vector<std::string>& args) {
   // node that cannot push goes silent, which every Kuma monitor of the
   // node turns into DOWN within its heartbeat interval.
   return ends_run && args.size() > 1 ? 2 : 0;
+}
+
+PushFunction SpoolPusher(const Config& config, PushSender send) {
+  return [&config, send = std::move(send)](const std::string& job_id, const SpooledPush& entry,
+                                            std::string* why, bool* transport_failed,
+                                            bool* permanent) {
+    *transport_failed = false;
+    *permanent = false;
+    auto job = config.jobs.find(job_id);
+    if (job == config.jobs.end()) {
+      *why = "job " + job_id + " has no push_token in " + config.path + " any more";
+      *permanent = true;
+      return false;
+    }
+    PushFailure failure = PushFailure::kNone;
+    const bool ok = send(job->second.push_token, LatePush(entry), why, &failure);
+    *transport_failed = failure == PushFailure::kTransport;
+    *permanent = failure == PushFailure::kRefused;
+    return ok;
+  };
 }
 
 PushSender MakeKumaSender(const KumaConfig& kuma) {

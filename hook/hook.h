@@ -21,6 +21,7 @@
 #include "config.h"
 #include "job_identity.h"
 #include "kuma_client.h"
+#include "spool.h"
 
 namespace pbk {
 
@@ -67,5 +68,10 @@ int HookExitForBrokenConfig(const std::vector<std::string>& args);
 
 // The production PushSender: a Kuma client over the TLS module.
 PushSender MakeKumaSender(const KumaConfig& kuma);
+
+// Delivers spooled results through SEND to the monitors CONFIG maps, each
+// marked late (LatePush). An entry whose job has no token any more, or
+// whose token Kuma refuses, is a permanent failure.
+PushFunction SpoolPusher(const Config& config, PushSender send);
 
 }  // namespace pbk

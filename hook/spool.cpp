@@ -312,6 +312,29 @@ void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
 
 }  // namespace
 
+bool DeliverSpooledForJob(const std::string& state_dir, const std::string& job_id,
+                          const PushFunction& push, FlushReport* report) {
+  std::vector<std::string> bad;
+  std::vector<SpooledPush> entries = ListSpool(state_dir, &bad);
+  std::vector<SpooledPush*> mine;
+  for (auto& entry : entries) {
+    if (entry.job_id == job_id) mine.push_back(&entry);
+  }
+  bool kuma_unreachable = false;
+  if (!mine.empty()) FlushJob(state_dir, mine, push, nullptr, &kuma_unreachable, report);
+  return !kuma_unreachable;
+}
+
+KumaPush LatePush(const SpooledPush& entry) {
+  KumaPush push;
+  push.up = entry.up;
+  push.message = TruncateUtf8(
+      "delivered late, run ended " + FormatLocalTime(entry.created_ms) + ": " + entry.message,
+      kMaxPushMessageBytes);
+  push.ping_ms = entry.ping_ms;
+  return push;
+}
+
 FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_function,
                        const AfterDelivery& after, std::chrono::milliseconds job_lock_wait) {
   FlushReport report;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fs.h"
+#include "kuma_client.h"
 
 namespace pbk {
 
@@ -90,6 +91,17 @@ struct FlushReport {
   std::vector<std::string> lines;  // one per entry, for the log
   std::vector<std::string> errors;
 };
+
+// Delivers what the spool owes JOB_ID, oldest first, with that job's lock
+// already held by the caller (the hook before its own push, refresh before
+// the job's current state): a newer push must never overtake an older one.
+// Entries locked by someone else (the calling hook's own) are left alone.
+// Counts into *REPORT; false when Kuma could not be reached.
+bool DeliverSpooledForJob(const std::string& state_dir, const std::string& job_id,
+                          const PushFunction& push, FlushReport* report);
+
+// The push a spooled result is delivered as: marked late, with its run time.
+KumaPush LatePush(const SpooledPush& entry);
 
 // Delivers the spool oldest first, job by job under each job's lock,
 // removing each entry only after Kuma confirmed it; then AFTER (if given)

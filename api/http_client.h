@@ -76,9 +76,7 @@ class HttpClient {
 // loaded or the TLS settings cannot be used (an unreadable CA file, say).
 std::unique_ptr<HttpClient> NewHttpClient(const TlsSettings& tls, std::string* err);
 
-// The module's entry point, resolved by NewHttpClient.
-using NewHttpClientFunction = HttpClient* (*)(const TlsSettings& tls, std::string* err);
-inline constexpr char kHttpModuleEntry[] = "PbkNewHttpClient";
+// The module's file; its plain C boundary is http_module.h.
 inline constexpr char kHttpModuleName[] = "pbk-http.so";
 
 }  // namespace pbk

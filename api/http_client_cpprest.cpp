@@ -44,6 +44,7 @@
 #include <tuple>
 
 #include "http_client.h"
+#include "http_module.h"
 
 namespace pbk {
 namespace {
@@ -575,18 +576,112 @@ void InitializeOnce() {
 }  // namespace
 }  // namespace pbk
 
-extern "C" __attribute__((visibility("default"))) pbk::HttpClient* PbkNewHttpClient(
-    const pbk::TlsSettings& tls, std::string* err) {
+// --- the plain C boundary (http_module.h) ----------------------------------
+// Everything below catches everything: no exception may leave the module,
+// whose C++ runtime is not the program's.
+
+namespace pbk {
+namespace {
+
+std::string Text(pbk_bytes bytes) {
+  return bytes.size == 0 ? std::string() : std::string(bytes.data, bytes.size);
+}
+
+void Fill(pbk_http_error* error, const std::string& text) {
+  if (error == nullptr || error->text == nullptr || error->capacity == 0) return;
+  const size_t n = std::min(text.size(), error->capacity - 1);
+  std::memcpy(error->text, text.data(), n);
+  error->text[n] = '\0';
+}
+
+// Only for the test that proves a fault inside the module is reported, not
+// an abort: PBK_HTTP_MODULE_TEST_FAULT=std or =other makes every send throw.
+void MaybeThrowForTest() {
+  const char* fault = std::getenv("PBK_HTTP_MODULE_TEST_FAULT");
+  if (fault == nullptr) return;
+  if (std::strcmp(fault, "std") == 0) throw std::runtime_error("test fault inside the module");
+  if (std::strcmp(fault, "other") == 0) throw 42;
+}
+
+}  // namespace
+}  // namespace pbk
+
+struct pbk_http_client {
+  std::unique_ptr<pbk::HttpClient> client;
+};
+
+extern "C" {
+
+__attribute__((visibility("default"))) uint32_t pbk_http_abi_version(void) noexcept {
+  return PBK_HTTP_ABI_VERSION;
+}
+
+__attribute__((visibility("default"))) pbk_http_client* pbk_http_client_new(
+    const pbk_http_tls* tls_c, pbk_http_error* error) noexcept {
   try {
+    pbk::TlsSettings tls{pbk::Text(tls_c->ca_file), pbk::Text(tls_c->server_name)};
+    std::string err;
     // A CA file that cannot be used fails here, in words, rather than as an
     // untrusted certificate later.
-    X509_STORE* store = pbk::LoadTrustStore(tls, err);
-    if (store == nullptr) return nullptr;
+    X509_STORE* store = pbk::LoadTrustStore(tls, &err);
+    if (store == nullptr) {
+      pbk::Fill(error, err);
+      return nullptr;
+    }
     auto policy = std::make_shared<const pbk::TlsPolicy>(tls.server_name, store);
     pbk::InitializeOnce();
-    return new pbk::CpprestHttpClient(tls, std::move(policy));
+    auto handle = std::make_unique<pbk_http_client>();
+    handle->client = std::make_unique<pbk::CpprestHttpClient>(tls, std::move(policy));
+    return handle.release();
   } catch (const std::exception& e) {
-    *err = std::string("cannot set up the HTTP client: ") + e.what();
-    return nullptr;
+    pbk::Fill(error, std::string("cannot set up the HTTP client: ") + e.what());
+  } catch (...) {
+    pbk::Fill(error, "cannot set up the HTTP client: unknown failure");
+  }
+  return nullptr;
+}
+
+__attribute__((visibility("default"))) void pbk_http_client_free(pbk_http_client* client) noexcept {
+  try {
+    delete client;
+  } catch (...) {
+    // A destructor that throws is a bug of the library; the process goes on.
   }
 }
+
+__attribute__((visibility("default"))) int pbk_http_send(pbk_http_client* client,
+                                                         const pbk_http_request* request_c,
+                                                         pbk_http_response* response_c,
+                                                         pbk_http_error* error) noexcept {
+  try {
+    pbk::MaybeThrowForTest();
+    pbk::HttpRequest request;
+    request.method = pbk::Text(request_c->method);
+    request.host = pbk::Text(request_c->host);
+    request.port = request_c->port;
+    request.target = pbk::Text(request_c->target);
+    for (size_t i = 0; i < request_c->header_count; ++i) {
+      request.headers.emplace_back(pbk::Text(request_c->headers[i].name),
+                                   pbk::Text(request_c->headers[i].value));
+    }
+    request.body = pbk::Text(request_c->body);
+    request.deadline = std::chrono::milliseconds(request_c->deadline_ms);
+    pbk::HttpResponse response;
+    pbk::HttpError failure;
+    if (!client->client->Send(request, &response, &failure)) {
+      pbk::Fill(error, failure.message);
+      return static_cast<int>(failure.kind);
+    }
+    response_c->status = response.status;
+    response_c->append(response_c->context, 0, response.reason.data(), response.reason.size());
+    response_c->append(response_c->context, 1, response.body.data(), response.body.size());
+    return PBK_HTTP_OK;
+  } catch (const std::exception& e) {
+    pbk::Fill(error, std::string("internal error in the HTTP module: ") + e.what());
+  } catch (...) {
+    pbk::Fill(error, "internal error in the HTTP module: unknown exception");
+  }
+  return PBK_HTTP_OTHER;
+}
+
+}  // extern "C"

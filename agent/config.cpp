@@ -518,6 +518,76 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
   return true;
 }
 
+namespace {
+
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// The first bytes of a base64 text (whitespace skipped); false on a
+// character that is not base64.
+bool Base64Head(std::string_view text, std::string* head) {
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    if (c == '=' || c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
+    const int value = Base64Value(c);
+    if (value < 0) return false;
+    bits = (bits << 6) | static_cast<uint32_t>(value);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      if (head->size() < 4) head->push_back(static_cast<char>((bits >> count) & 0xFF));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool CheckCertificateText(const std::string& text, const std::string& what, std::string* err) {
+  if (Trim(text).empty()) {
+    *err = what + " is empty: it must hold the CA certificate(s) in PEM form";
+    return false;
+  }
+  static const std::string kBegin = "-----BEGIN ";
+  int certificates = 0;
+  for (size_t at = text.find(kBegin); at != std::string::npos; at = text.find(kBegin, at + 1)) {
+    const size_t label_end = text.find("-----", at + kBegin.size());
+    if (label_end == std::string::npos) break;
+    const std::string label = text.substr(at + kBegin.size(), label_end - at - kBegin.size());
+    if (label.find("PRIVATE KEY") != std::string::npos) {
+      *err = what + " holds a private key (" + label + "), not a certificate: point it at the "
+             "CA's certificate, and keep the key off this node";
+      return false;
+    }
+    if (label != "CERTIFICATE" && label != "TRUSTED CERTIFICATE" && label != "X509 CERTIFICATE") {
+      *err = what + " holds a " + label + ", not a certificate";
+      return false;
+    }
+    const size_t body = label_end + 5;
+    const size_t end = text.find("-----END ", body);
+    std::string head;
+    if (end == std::string::npos || !Base64Head(std::string_view(text).substr(body, end - body), &head) ||
+        head.empty() || static_cast<unsigned char>(head[0]) != 0x30) {
+      *err = what + " has a broken certificate block (its base64 content is not a certificate)";
+      return false;
+    }
+    ++certificates;
+  }
+  if (certificates == 0) {
+    *err = what + " is not a PEM certificate: no \"-----BEGIN CERTIFICATE-----\" line; it begins " +
+           Quote(TruncateUtf8(OneLine(std::string(Trim(text))), 40));
+    return false;
+  }
+  return true;
+}
+
 std::string ConfigAdvice(const Config& config) {
   // refresh pushes every monitor once per timer run; a monitor must wait at
   // least two of those, or one late start of the timer is an alarm.

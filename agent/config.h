@@ -119,6 +119,13 @@ bool CheckPrivateFile(const std::string& path, const std::string& what, std::str
 // ("Kuma"); *err names the problem.
 bool ParseIpUrl(const std::string& url, const std::string& who, IpUrl* out, std::string* err);
 
+// Whether TEXT (the content of the file WHAT names) holds at least one PEM
+// certificate and nothing that is not: a private key, an empty file or any
+// other text gives false and *err says what the file is instead. Only the
+// form is checked (PEM armour, base64, a DER sequence); the TLS stack judges
+// the rest when it loads the file.
+bool CheckCertificateText(const std::string& text, const std::string& what, std::string* err);
+
 // A warning about settings that are valid but unwise (check-config prints
 // them), or "" when there is none.
 std::string ConfigAdvice(const Config& config);

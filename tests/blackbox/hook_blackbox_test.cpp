@@ -884,6 +884,38 @@ TEST_F(HookBlackboxTest, ManualTestThroughTheWrapperWithAnEmptyEnvironment) {
   EXPECT_TRUE(SpoolFiles().empty());
 }
 
+TEST_F(HookBlackboxTest, CheckConfigReadsTheCaFileAsACertificate) {
+  ASSERT_NO_FATAL_FAILURE(StartKuma());
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  RunResult good = Agent({"check-config"});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+
+  const json config = json::parse(ReadText(config_path_));
+  auto check_with = [&](const std::string& ca_file) {
+    json changed = config;
+    changed["kuma"]["ca_file"] = ca_file;
+    dir_.Write("config.json", changed.dump(2) + "\n");
+    chmod(config_path_.c_str(), 0600);
+    return Agent({"check-config"});
+  };
+  const std::string key = dir_.Write("key.pem", ReadText(dir_.Path("certs/ip.key")));
+  const std::string empty = dir_.Write("empty.pem", "");
+  const std::string text = dir_.Write("hostname", "pve1\n");
+  const struct {
+    std::string path;
+    std::string says;
+  } cases[] = {{key, "holds a private key"},
+               {empty, "is empty"},
+               {text, "is not a PEM certificate: no \"-----BEGIN CERTIFICATE-----\" line; it "
+                      "begins \"pve1\""}};
+  for (const auto& c : cases) {
+    RunResult bad = check_with(c.path);
+    EXPECT_EQ(bad.exit_code, 2) << c.path << "\n" << bad.out << bad.err;
+    EXPECT_TRUE(Contains(bad.err, "kuma.ca_file: " + c.path + " " + c.says)) << bad.err;
+    EXPECT_FALSE(Contains(bad.out, ": OK")) << bad.out;
+  }
+}
+
 TEST_F(HookBlackboxTest, ConfigReadableByOthersIsSaidAtTheStartAndEndAndFailsNothing) {
   ASSERT_NO_FATAL_FAILURE(StartKuma());
   ConfigOptions options;

@@ -321,5 +321,26 @@ TEST(ConfigTest, AMissingFileIsNamed) {
                         "reading /nonexistent/config.json: No such file or directory"});
 }
 
+TEST(ConfigTest, ACaFileMustHoldCertificatesAndNothingElse) {
+  const std::string cert =
+      "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+  std::string err;
+  EXPECT_TRUE(CheckCertificateText(cert, "ca.pem", &err)) << err;
+  EXPECT_TRUE(CheckCertificateText(cert + "\n" + cert, "ca.pem", &err)) << err;
+  EXPECT_FALSE(CheckCertificateText(
+      cert + "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n", "ca.pem",
+      &err));
+  EXPECT_EQ(err, "ca.pem holds a private key (EC PRIVATE KEY), not a certificate: point it at the "
+                 "CA's certificate, and keep the key off this node");
+  EXPECT_FALSE(CheckCertificateText(" \n", "ca.pem", &err));
+  EXPECT_EQ(err, "ca.pem is empty: it must hold the CA certificate(s) in PEM form");
+  EXPECT_FALSE(CheckCertificateText("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+                                    "ca.pem", &err));
+  EXPECT_EQ(err, "ca.pem has a broken certificate block (its base64 content is not a certificate)");
+  EXPECT_FALSE(CheckCertificateText("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n",
+                                    "ca.pem", &err));
+  EXPECT_EQ(err, "ca.pem holds a PUBLIC KEY, not a certificate");
+}
+
 }  // namespace
 }  // namespace pbk

@@ -1,5 +1,6 @@
 #include "kuma_client.h"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -94,11 +95,30 @@ bool KumaClient::Push(const std::string& token, const KumaPush& push, std::strin
   return false;
 }
 
+std::string RandomToken() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  unsigned char bytes[24] = {};
+  if (FILE* random = std::fopen("/dev/urandom", "rb")) {
+    const size_t got = std::fread(bytes, 1, sizeof bytes, random);
+    std::fclose(random);
+    (void)got;
+  }
+  std::string token = "pbkprobe";
+  for (unsigned char byte : bytes) token += kAlphabet[byte % (sizeof kAlphabet - 1)];
+  return token;
+}
+
 bool KumaClient::Probe(std::string* err) {
+  // A push to a monitor that cannot exist: Uptime Kuma, and only Kuma,
+  // answers 404 {"ok":false,"msg":"Monitor not found or not active."}, and
+  // stores nothing. A web app or proxy in front answers otherwise.
   HttpRequest request;
   request.host = endpoint_.host;
   request.port = endpoint_.port;
-  request.target = endpoint_.base_path.empty() ? "/" : endpoint_.base_path + "/";
+  request.target = BuildPushTarget(endpoint_.base_path, RandomToken(),
+                                   {true, "pbk-agent verify: a probe of a monitor that does not "
+                                          "exist", std::nullopt});
   request.deadline = endpoint_.timeout;
   HttpResponse response;
   HttpError error;
@@ -106,11 +126,16 @@ bool KumaClient::Probe(std::string* err) {
     *err = error.message;
     return false;
   }
-  if (response.status >= 500) {
-    *err = "Kuma answered HTTP " + std::to_string(response.status) + " " + response.reason;
-    return false;
-  }
-  return true;
+  const auto parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  const bool kuma_like = parsed.is_object() && parsed.contains("ok") && parsed["ok"] == false &&
+                         parsed.contains("msg") && parsed["msg"].is_string();
+  if (response.status == 404 && kuma_like) return true;
+  std::string said = "HTTP " + std::to_string(response.status);
+  if (!response.body.empty()) said += ": " + TruncateUtf8(OneLine(response.body), 80);
+  *err = "this is not Uptime Kuma's push API: a push to a monitor that cannot exist got " + said +
+         " instead of Kuma's 404 {\"ok\":false,…} (check that kuma.url is Kuma's own address and "
+         "base path, not a page in front of it)";
+  return false;
 }
 
 }  // namespace pbk

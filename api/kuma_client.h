@@ -44,8 +44,9 @@ class KumaClient {
   bool Push(const std::string& token, const KumaPush& push, std::string* err,
             PushFailure* failure = nullptr);
 
-  // A TLS handshake and one harmless request (GET /), never a push: proves
-  // that Kuma is reachable and its certificate is valid.
+  // Proves, without a push that lands, that Kuma is reachable, its
+  // certificate valid, and that it IS Kuma's push API: a push to a random
+  // token that no monitor has must get Kuma's own 404 JSON answer.
   bool Probe(std::string* err);
 
  private:

@@ -204,9 +204,14 @@ start_server() {
   die "fake server $name did not start"
 }
 say "fake Uptime Kuma on 127.0.0.1 (one certificate for the IP, one for a name)"
-start_server kuma "$fakes/fake_kuma.py" --cert "$certs/ip.pem" --key "$certs/ip.key"
+# Kuma's monitors: the nodes' push tokens, added as they are made (verify
+# probes with a token that no monitor has, and wants Kuma's 404).
+: >"$work/kuma-tokens"
+start_server kuma "$fakes/fake_kuma.py" --cert "$certs/ip.pem" --key "$certs/ip.key" \
+  --tokens-file "$work/kuma-tokens"
 kuma_port=$server_port
-start_server kuma-name "$fakes/fake_kuma.py" --cert "$certs/name.pem" --key "$certs/name.key"
+start_server kuma-name "$fakes/fake_kuma.py" --cert "$certs/name.pem" --key "$certs/name.key" \
+  --tokens-file "$work/kuma-tokens"
 kuma_name_port=$server_port
 echo "  https://127.0.0.1:$kuma_port (IP certificate), https://127.0.0.1:$kuma_name_port (kuma.test)"
 
@@ -327,6 +332,8 @@ import json, secrets, sys
 jobs = sys.argv[2].split()
 json.dump({job: "tok" + secrets.token_hex(10) for job in jobs}, open(sys.argv[1], "w"))
 EOF
+  python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1])).values()))' \
+    "$nodes/$name/tokens.json" >>"$work/kuma-tokens"
   {
     echo "---"
     echo "pbk_node_name: $name"

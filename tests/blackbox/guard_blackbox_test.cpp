@@ -41,6 +41,9 @@ const std::string kBinDir = PBK_BIN_DIR;
 const std::string kSourceDir = PBK_SOURCE_DIR;
 
 constexpr char kTokenId[] = "pbk-agent@pve!guard";
+// The push tokens of the Kuma monitors the verify and jobs tests map.
+constexpr char kTokenA[] = "Hq4Wz8Lk2Tn6Rb9Xv3Mp";
+constexpr char kTokenNew[] = "Jd7Fs1Qa5Ye8Uc2Ko4Vg";
 constexpr char kBackupPath[] = "/api2/json/cluster/backup";
 constexpr char kMountUsb[] = "/root/mount-usb.sh";
 
@@ -272,6 +275,9 @@ class PveBlackboxTest : public ::testing::Test {
     FakeKumaOptions options;
     options.cert = Cert(cert);
     options.key = Key(cert);
+    // As Kuma does: only the monitors that exist take pushes (verify's
+    // probe pushes to one that does not).
+    options.tokens = std::vector<std::string>{kTokenA, kTokenNew, "Pb3Nc6Md9Le2Kf5Jg8Hh"};
     options.work_dir = dir_.path();
     kuma_ = std::make_unique<FakeKuma>(options);
     std::string err;
@@ -987,8 +993,6 @@ INSTANTIATE_TEST_SUITE_P(Modes, GuardMalformedAnswerTest,
 
 // --- verify ------------------------------------------------------------------------
 
-constexpr char kTokenA[] = "Hq4Wz8Lk2Tn6Rb9Xv3Mp";
-constexpr char kTokenNew[] = "Jd7Fs1Qa5Ye8Uc2Ko4Vg";
 
 class VerifyBlackboxTest : public PveBlackboxTest {
  protected:
@@ -1069,9 +1073,12 @@ TEST_F(VerifyBlackboxTest, HealthyNodePassesEveryCheck) {
   // Jobs that run on pve2 only need no token here.
   EXPECT_FALSE(Contains(verify.out, std::string("monitor ") + kJobPve2)) << verify.out;
   EXPECT_FALSE(Contains(verify.out, std::string("monitor ") + kJobB)) << verify.out;
-  // Kuma was probed, never pushed to.
-  for (const auto& request : kuma_->Requests()) {
-    EXPECT_FALSE(StartsWith(Str(request, "path"), "/api/push")) << request.dump();
+  // Kuma was probed with a monitor that cannot exist: no push landed.
+  const auto requests = kuma_->Requests();
+  ASSERT_EQ(requests.size(), 1u);
+  for (const auto& request : requests) {
+    EXPECT_EQ(At(request, "answered"), 404) << request.dump();
+    EXPECT_TRUE(StartsWith(Str(request, "path"), "/api/push/pbkprobe")) << request.dump();
   }
   ExpectRestOnlyRead();
   EXPECT_TRUE(pve_->PveshCalls().empty());
@@ -1085,6 +1092,24 @@ TEST_F(VerifyBlackboxTest, HealthyNodePassesEveryCheck) {
   for (const auto& check : At(document, "checks")) {
     EXPECT_TRUE(At(check, "status") == "OK" || At(check, "status") == "WARN") << check.dump();
   }
+}
+
+TEST_F(VerifyBlackboxTest, AWebServerThatIsNotKumaFails) {
+  ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
+  // The same server, now answering every push with 200 as a web app's
+  // catch-all route would (the fake's "every token exists").
+  kuma_->Stop();
+  FakeKumaOptions options;
+  options.cert = Cert("ip");
+  options.key = Key("ip");
+  options.work_dir = dir_.Path("any");
+  options.port = kuma_->port();
+  std::filesystem::create_directories(options.work_dir);
+  FakeKuma any(options);
+  std::string err;
+  ASSERT_TRUE(any.Start(&err)) << err;
+  RunResult verify = Agent({"verify"});
+  ExpectFail(verify, "Kuma", "this is not Uptime Kuma's push API");
 }
 
 TEST_F(VerifyBlackboxTest, ListsTheKumaSettingsOfEveryMappedJob) {

@@ -192,6 +192,7 @@ class FakeKuma:
         self._tokens = None
         if args.tokens is not None:
             self._tokens = {t for t in args.tokens.split(",") if t}
+        self._tokens_file = args.tokens_file
         self._log = log
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         try:
@@ -204,6 +205,16 @@ class FakeKuma:
         # Hung connections must stay referenced, or collecting them would close them.
         self._held = []
 
+
+    def _token_exists(self, token):
+        """As Kuma: only a monitor's token takes pushes (every token without a list)."""
+        if self._tokens_file is not None:
+            try:
+                with open(self._tokens_file, encoding="utf-8") as f:
+                    return token in {line.strip() for line in f if line.strip()}
+            except OSError:
+                return False
+        return self._tokens is None or token in self._tokens
     def _on_sni(self, ssl_socket, server_name, context):
         self._handshake.sni = server_name
         return None
@@ -319,7 +330,7 @@ class FakeKuma:
                 answer = json_response(self._status,
                                        {"ok": False, "msg": f"fake failure {self._status}"},
                                        head_only)
-            elif self._tokens is not None and token not in self._tokens:
+            elif not self._token_exists(token):
                 answer = json_response(404, {"ok": False, "msg": NOT_FOUND_MSG}, head_only)
             else:
                 answer = json_response(200, {"ok": True}, head_only)
@@ -389,6 +400,9 @@ def parse_args(argv):
     parser.add_argument("--tokens",
                         help="comma-separated push tokens that exist; without it every "
                              "token exists, with an empty list none does")
+    parser.add_argument("--tokens-file",
+                        help="a file of push tokens that exist, one per line, read again at "
+                             "every push (monitors created while the server runs)")
     parser.add_argument("--mode",
                         choices=["normal", "hang-accept", "hang-response", "close-after-answer",
                                  "reset-after-answer"],

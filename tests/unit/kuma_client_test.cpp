@@ -91,14 +91,25 @@ TEST(KumaClientTest, NeverRepeatsTheToken) {
   EXPECT_EQ(err.find("s3cr3t"), std::string::npos) << err;
 }
 
-TEST(KumaClientTest, ProbeNeverPushes) {
+TEST(KumaClientTest, ProbeWantsKumasOwnAnswerForAMonitorThatCannotExist) {
   FakeHttp http;
-  http.answer = {302, "Found", ""};
+  http.answer = {404, "Not Found", R"({"ok":false,"msg":"Monitor not found or not active."})"};
   KumaClient client(&http, Endpoint());
   std::string err;
   EXPECT_TRUE(client.Probe(&err)) << err;
   ASSERT_EQ(http.requests.size(), 1u);
-  EXPECT_EQ(http.requests[0].target, "/");
+  // A random token of its own, never a configured one.
+  EXPECT_EQ(http.requests[0].target.rfind("/api/push/pbkprobe", 0), 0u) << http.requests[0].target;
+  EXPECT_GT(http.requests[0].target.find('?'), std::string("/api/push/pbkprobe").size() + 16);
+
+  // A web app that answers 200 to everything is not Kuma.
+  http.answer = {200, "OK", "<!DOCTYPE html><html>"};
+  EXPECT_FALSE(client.Probe(&err));
+  EXPECT_NE(err.find("this is not Uptime Kuma's push API"), std::string::npos) << err;
+  EXPECT_NE(err.find("HTTP 200: <!DOCTYPE html>"), std::string::npos) << err;
+  // Nor is a 404 page of another server.
+  http.answer = {404, "Not Found", "<html>Not Found</html>"};
+  EXPECT_FALSE(client.Probe(&err));
 }
 
 TEST(KumaClientTest, KumasMessageReachesTheTaskLogAsOneShortLine) {

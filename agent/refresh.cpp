@@ -207,6 +207,11 @@ class Judge {
     return status;
   }
   bool RunsHere(std::string* why) const;
+  bool EndedUpid(const std::string& upid) const {
+    return std::any_of(facts_.runs.begin(), facts_.runs.end(), [&](const RunRecord* run) {
+      return run->upid == upid && !run->end_phase.empty();
+    });
+  }
   bool SawUpid(const std::string& upid) const {
     return std::any_of(facts_.runs.begin(), facts_.runs.end(),
                        [&](const RunRecord* run) { return run->upid == upid; });
@@ -297,7 +302,10 @@ JobStatus Judge::Run() {
                 !missed && (last_ended_ == nullptr || Verdict(*last_ended_).first),
                 "running since " + Time(running_start) + previous);
   }
-  if (facts_.scheduler.state == "started" && facts_.scheduler_worker_alive) {
+  // The worker lives on for a moment after job-end (it finishes the task
+  // log): a run the hook has judged is over, whatever the state file says.
+  if (facts_.scheduler.state == "started" && facts_.scheduler_worker_alive &&
+      !EndedUpid(facts_.scheduler.upid)) {
     return Make(JobState::kRunning, last_ended_ == nullptr || Verdict(*last_ended_).first,
                 "running since " + Time(facts_.scheduler.upid_start) + " (started by the "
                 "scheduler); " + LastRunWords(last_ended_, facts_.scheduler));

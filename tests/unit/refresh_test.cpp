@@ -269,6 +269,17 @@ TEST_F(RefreshTest, RunTheSchedulerStartedBeforeTheHookSawItIsRunning) {
                  "last run 2026-06-01 21:00:05: ok"});
 }
 
+TEST_F(RefreshTest, AWorkerFinishingItsTaskLogAfterJobEndIsNoRunGoingOn) {
+  AddRun(RunAt(Cest(2026, 6, 2, 21, 0, 5), "job-end"));
+  // The hook judged the run; its worker still writes "TASK OK" and the
+  // scheduler has not noted the end yet.
+  facts_.scheduler =
+      Scheduler({{"state", "started"}, {"upid", UpidAt(Cest(2026, 6, 2, 21, 0, 5))}});
+  facts_.scheduler_worker_alive = true;
+  const JobStatus status = Judge(Cest(2026, 6, 2, 21, 13));
+  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-02 21:00:05: "});
+}
+
 TEST_F(RefreshTest, WorkerGoneWithoutJobEndIsVanished) {
   AddRun(RunAt(Cest(2026, 5, 31, 21, 0, 5), "job-end"));
   AddRun(RunAt(Cest(2026, 6, 1, 21, 0, 5), ""));

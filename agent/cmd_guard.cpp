@@ -116,6 +116,11 @@ int CmdGuard(const Invocation& invocation) {
     spdlog::info("job {}: script set to {} (was {}){}", change.job_id, options.hook_script,
                  change.old_script.empty() ? "none" : Quote(change.old_script),
                  change.legacy ? " (a legacy vzdump.cron job)" : "");
+    if (config.jobs.count(change.job_id) == 0) {
+      spdlog::warn("job {}: no push monitor on node {}: where it runs here, its runs are not "
+                   "reported (add \"jobs\": {{\"{}\": {{\"push_token\": \"…\"}}}} to {})",
+                   change.job_id, config.node, change.job_id, config.path);
+    }
     const auto& chain = config.hook.chain;
     if (!change.old_script.empty() &&
         std::find(chain.begin(), chain.end(), change.old_script) == chain.end()) {

@@ -511,6 +511,11 @@ TEST_F(GuardBlackboxTest, EveryDriftedJobGetsTheHookThroughOnePveshSetEach) {
   EXPECT_EQ(CountLinesContaining(guard.err, "script set to"), 3u) << guard.err;
   EXPECT_TRUE(HasLine(guard.err, "4 job(s) read through rest: 3 changed, 0 without the hook"))
       << guard.err;
+  // None of them has a monitor on this node (the configuration maps none),
+  // and each line of change says so right after.
+  EXPECT_EQ(CountLinesContaining(guard.err, "no push monitor on node pve1"), 3u) << guard.err;
+  EXPECT_TRUE(Contains(guard.err, std::string("job ") + kJobNew + ": no push monitor on node pve1"))
+      << guard.err;
 
   // The token only read: no PUT ever reached the API.
   auto requests = pve_->Requests();

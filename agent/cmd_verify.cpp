@@ -350,20 +350,48 @@ int CmdVerify(const Invocation& invocation) {
     }
   }
 
-  // systemd units.
+  // systemd units: enabled, running, and what the service's last run did.
   if (access("/run/systemd/system", F_OK) == 0) {
+    auto systemctl = [](const std::vector<std::string>& args) {
+      std::vector<std::string> argv = {"/usr/bin/systemctl"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      ProcessResult result = RunProcess(argv, {{"LC_ALL", "C"}}, std::chrono::seconds(10));
+      return std::string(Trim(result.out));
+    };
     for (const char* unit : {"vzdump-hook-guard.path", "vzdump-hook-guard.timer"}) {
-      ProcessResult result =
-          RunProcess({"/usr/bin/systemctl", "is-enabled", unit}, {{"LC_ALL", "C"}},
-                     std::chrono::seconds(10));
-      std::string state(Trim(result.out));
-      if (result.exit_code == 0 && state == "enabled") {
-        report.Add(std::string("unit ") + unit, Status::kOk, "enabled");
+      const std::string enabled = systemctl({"is-enabled", unit});
+      const std::string active = systemctl({"is-active", unit});
+      const std::string name = std::string("unit ") + unit;
+      if (enabled == "enabled" && active == "active") {
+        report.Add(name, Status::kOk, "enabled and active");
       } else {
-        report.Add(std::string("unit ") + unit, Status::kFail,
-                   state.empty() ? "not enabled" : state,
+        report.Add(name, Status::kFail,
+                   (enabled.empty() ? std::string("not enabled") : enabled) + ", " +
+                       (active.empty() ? std::string("not active") : active) +
+                       ": the guard, flush and refresh do not run on their own",
                    std::string("systemctl enable --now ") + unit);
       }
+    }
+    std::map<std::string, std::string> service;
+    for (const auto& line : Split(systemctl({"show", "-p", "Result,ExecMainStartTimestamp,"
+                                             "ExecMainStatus", "vzdump-hook-guard.service"}),
+                                  '\n')) {
+      const size_t eq = line.find('=');
+      if (eq != std::string::npos) service[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    const std::string& result = service["Result"];
+    const std::string& started = service["ExecMainStartTimestamp"];
+    if (started.empty()) {
+      report.Add("unit vzdump-hook-guard.service", Status::kWarn,
+                 "has not run yet (the timer starts it within 5 minutes)",
+                 "systemctl start vzdump-hook-guard.service");
+    } else if (result == "success") {
+      report.Add("unit vzdump-hook-guard.service", Status::kOk, "last run " + started + ": success");
+    } else {
+      report.Add("unit vzdump-hook-guard.service", Status::kFail,
+                 "last run " + started + " failed (" + result + ", exit status " +
+                     service["ExecMainStatus"] + "): refresh could not push",
+                 "journalctl -u vzdump-hook-guard.service -n 50");
     }
   } else {
     report.Add("units", Status::kWarn, "systemd is not running here; units not checked");

@@ -552,6 +552,19 @@ print(f"  fake Kuma got {len(pushes)} push(es) with pve1's token for backup-aaaa
 sys.exit(0 if len(pushes) == 1 else 1)
 EOF
 
+# verify checks that the timer really runs, not only that it is enabled.
+say "a stopped timer on pve1: verify FAILs naming it"
+chroot "$nodes/pve1/root" systemctl stop vzdump-hook-guard.timer
+set +e
+chroot "$nodes/pve1/root" pbk-agent verify >"$logs/verify-stopped-timer.txt" 2>&1
+verify_status=$?
+set -e
+chroot "$nodes/pve1/root" systemctl start vzdump-hook-guard.timer
+[ "$verify_status" -eq 1 ] || { cat "$logs/verify-stopped-timer.txt"; die "verify passed a stopped timer"; }
+grep -q "^FAIL unit vzdump-hook-guard.timer: enabled, inactive" "$logs/verify-stopped-timer.txt" ||
+  { cat "$logs/verify-stopped-timer.txt"; die "verify did not name the stopped timer"; }
+grep "^FAIL unit vzdump-hook-guard.timer" "$logs/verify-stopped-timer.txt" | sed 's/^/  /'
+
 # pve1's pbk_hook_chain: the hook runs the chained script in every phase,
 # with vzdump's arguments.
 say "chained hook on pve1: vzdump-uptime-kuma-hook.sh job-init runs /root/old-hook.sh"
@@ -578,20 +591,25 @@ in_pkg apt-get install -y -q "/tmp/$(basename "$deb")" >"$logs/pkg-install.txt" 
   { tail -n 30 "$logs/pkg-install.txt"; die "apt install of the package failed"; }
 grep -q "pbk-agent: write /etc/pbk-agent/config.json" "$logs/pkg-install.txt" ||
   die "postinst did not say that the configuration is missing"
-python3 - "$pkg/var/log/pbk-fakes/systemctl.log" <<'EOF' || die "install without a configuration started something"
+# Path and timer run from the first install on: the service waits for its
+# configuration (ConditionPathExists), and the path unit starts it the
+# moment the configuration is written; nothing waits for a reboot.
+python3 - "$pkg/var/log/pbk-fakes/systemctl.log" <<'EOF' || die "install did not enable and start path and timer"
 import json, sys
 calls = [json.loads(line)["argv"] for line in open(sys.argv[1])]
 print("  systemctl calls during install: " + "; ".join(" ".join(c) for c in calls))
 starts = [c for c in calls if any(v in c for v in ("start", "restart", "try-restart", "reload-or-restart"))]
 enables = [c for c in calls if "preset" in c or "enable" in c]
-ok = not starts and any("vzdump-hook-guard.path" in c for c in enables) and \
-    any("vzdump-hook-guard.timer" in c for c in enables)
+units = ("vzdump-hook-guard.path", "vzdump-hook-guard.timer")
+ok = all(any(u in c for c in enables) for u in units) and \
+    all(any(u in c for c in starts) for u in units) and \
+    not any("vzdump-hook-guard.service" in c for c in starts)
 print(f"  enabled (preset) path and timer: {bool(enables)}; started: {starts or 'nothing'}")
 sys.exit(0 if ok else 1)
 EOF
 for unit in vzdump-hook-guard.path vzdump-hook-guard.timer; do
   [ "$(in_pkg systemctl is-enabled "$unit")" = enabled ] || die "$unit is not enabled after install"
-  [ "$(in_pkg systemctl is-active "$unit" || true)" = inactive ] || die "$unit runs after install"
+  [ "$(in_pkg systemctl is-active "$unit" || true)" = active ] || die "$unit is not running after install"
 done
 stub=/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh
 # Something to purge: a configuration and a state file.

@@ -33,6 +33,8 @@ echo "systemd-analyze verify: a broken copy is rejected"
 
 grep -qx 'PathChanged=/etc/pve/jobs.cfg' "$work/vzdump-hook-guard.path" || fail "path unit misses jobs.cfg"
 grep -qx 'PathChanged=/etc/pve/vzdump.cron' "$work/vzdump-hook-guard.path" || fail "path unit misses vzdump.cron"
+grep -qx "PathChanged=$work/config.json" "$work/vzdump-hook-guard.path" ||
+  fail "path unit does not start the service when the configuration is written"
 grep -qx 'Type=oneshot' "$work/vzdump-hook-guard.service" || fail "service is not oneshot"
 # guard, flush, refresh in this order; the first two may fail without
 # stopping the rest, refresh decides the unit's result.

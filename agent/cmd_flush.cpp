@@ -28,6 +28,13 @@ bool LoadConfigForCommand(const Invocation& invocation, Config* config) {
   return true;
 }
 
+bool OpenPveAccessForCommand(const Config& config, PveAccess* pve) {
+  std::string err;
+  if (OpenPveAccess(config, pve, &err)) return true;
+  spdlog::error("{}", err);
+  return false;
+}
+
 bool ParseFlags(const Invocation& invocation, const std::vector<std::string>& allowed,
                 const char* usage, std::set<std::string>* flags) {
   for (const auto& arg : invocation.args) {

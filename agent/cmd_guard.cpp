@@ -86,10 +86,7 @@ int CmdGuard(const Invocation& invocation) {
   }
 
   PveAccess pve;
-  if (!OpenPveAccess(config, &pve, &err)) {
-    spdlog::error("{}", err);
-    return kExitUsage;
-  }
+  if (!OpenPveAccessForCommand(config, &pve)) return kExitUsage;
   GuardOptions options{config.paths.hook_script, config.guard.exclude, dry_run};
   GuardResult result = RunGuard(options, pve.readers, pve.writer);
   result.notes.insert(result.notes.begin(), pve.notes.begin(), pve.notes.end());

@@ -55,11 +55,7 @@ int CmdJobs(const Invocation& invocation) {
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
   PveAccess pve;
-  std::string err;
-  if (!OpenPveAccess(config, &pve, &err)) {
-    spdlog::error("{}", err);
-    return kExitUsage;
-  }
+  if (!OpenPveAccessForCommand(config, &pve)) return kExitUsage;
   const int64_t now = time(nullptr);
   NodeView view(config, pve, now);
   for (const auto& line : view.warnings()) spdlog::warn("{}", line);

@@ -49,10 +49,7 @@ int CmdRefresh(const Invocation& invocation) {
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
   PveAccess pve;
   std::string err;
-  if (!OpenPveAccess(config, &pve, &err)) {
-    spdlog::error("{}", err);
-    return kExitUsage;
-  }
+  if (!OpenPveAccessForCommand(config, &pve)) return kExitUsage;
 
   NodeView view(config, pve, static_cast<int64_t>(time(nullptr)));
   for (const auto& line : view.warnings()) spdlog::warn("{}", line);

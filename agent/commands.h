@@ -12,6 +12,8 @@
 
 namespace pbk {
 
+struct PveAccess;
+
 int CmdHook(const Invocation& invocation);
 int CmdFlush(const Invocation& invocation);
 int CmdGuard(const Invocation& invocation);
@@ -29,6 +31,10 @@ bool PushJobStatus(const PushSender& send, const std::string& token, const JobSt
 // unknown one, logs USAGE and returns false.
 bool ParseFlags(const Invocation& invocation, const std::vector<std::string>& allowed,
                 const char* usage, std::set<std::string>* flags);
+
+// Opens the ways to PVE for a command; a configuration problem (an
+// unreadable or unprivate token secret) is logged and gives false.
+bool OpenPveAccessForCommand(const Config& config, PveAccess* pve);
 
 // Loads the configuration for a command, logging each problem. On success the
 // configuration's secrets are registered with the log scrubber.

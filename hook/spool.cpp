@@ -264,12 +264,15 @@ void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
     bool transport_failed = false;
     bool permanent = false;
     if (push_function(job_id, entry, &err, &transport_failed, &permanent)) {
-      std::string remove_err;
-      if (!RemoveFileDurably(entry.path, &remove_err)) {
+      // As the hook does: marked sent at once (one rename), so a process
+      // killed right after Kuma's answer leaves nothing to send again.
+      std::string sent, remove_err;
+      if (!MarkSent(entry.path, &sent, &remove_err)) sent = entry.path;
+      NoteDelivered(state_dir, entry);
+      if (!RemoveFileDurably(sent, &remove_err)) {
         report->errors.push_back("delivered, but " + remove_err +
                                  " (it would be sent again: remove it by hand)");
       }
-      NoteDelivered(state_dir, entry);
       ++report->delivered;
       ++delivered;
       report->lines.push_back("delivered the " + std::string(entry.up ? "up" : "down") +

@@ -214,11 +214,15 @@ TEST_F(FaultTest, KillingJobEndAnywhereLosesNoPush) {
     } else if (got.size() > 1) {
       // Only possible when the kill fell after Kuma confirmed the push and
       // before the hook could note it: the first copy was then accepted.
+      // A later run's job-end delivers what is owed before its own push, and
+      // may be killed in the same window: at least once, never a lost push.
       ++duplicates;
-      EXPECT_EQ(got.size(), 2u) << guest;
+      EXPECT_LE(got.size(), 3u) << guest;
       EXPECT_EQ(got[0].value("answered", json()), json(200)) << guest;
-      // The second copy repeats the first's status: no false alarm.
-      EXPECT_EQ(QueryValue(got[0], "status"), QueryValue(got[1], "status")) << guest;
+      // Every copy repeats the first's status: no false alarm.
+      for (const auto& copy : got) {
+        EXPECT_EQ(QueryValue(got[0], "status"), QueryValue(copy, "status")) << guest;
+      }
     }
   }
   std::printf("SIGKILL during job-end: %d rounds, %d killed mid-run, %d reported twice\n",

@@ -1,11 +1,11 @@
-#include "guard.h"
+#include "agent/guard.h"
 
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "fs.h"
+#include "agent/core/fs.h"
 
 namespace pbk {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "job_sources.h"
+#include "api/pve/backup_job.h"
+#include "api/pve/job_sources.h"
 
 namespace pbk {
 

@@ -2,7 +2,7 @@
 // hook configured on every job. All logic lives in the libraries.
 #include <signal.h>
 
-#include "cli.h"
+#include "agent/commands/cli.h"
 
 int main(int argc, char** argv) {
   // A closed task-log pipe or a file-size limit must end in an error the

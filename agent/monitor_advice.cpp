@@ -1,8 +1,8 @@
-#include "monitor_advice.h"
+#include "agent/monitor_advice.h"
 
 #include <algorithm>
 
-#include "schedule.h"
+#include "agent/schedule/schedule.h"
 
 namespace pbk {
 

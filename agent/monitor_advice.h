@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "run_record.h"
+#include "api/pve/backup_job.h"
+#include "hook/run_record.h"
 
 namespace pbk {
 

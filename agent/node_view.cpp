@@ -1,16 +1,16 @@
-#include "node_view.h"
+#include "agent/node_view.h"
 
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
 
-#include "fs.h"
-#include "job_identity.h"
-#include "pve_access.h"
-#include "spool.h"
-#include "text.h"
-#include "worker.h"
+#include "agent/core/fs.h"
+#include "hook/job_identity.h"
+#include "agent/pve_access.h"
+#include "hook/spool.h"
+#include "agent/core/text.h"
+#include "hook/worker.h"
 
 namespace pbk {
 

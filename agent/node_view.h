@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "guests.h"
-#include "placement.h"
-#include "refresh.h"
-#include "run_record.h"
+#include "agent/core/config.h"
+#include "api/pve/guests.h"
+#include "api/pve/placement.h"
+#include "agent/refresh.h"
+#include "hook/run_record.h"
 
 namespace pbk {
 

@@ -1,12 +1,12 @@
-#include "pve_access.h"
+#include "agent/pve_access.h"
 
 #include <unistd.h>
 
 #include <cerrno>
 
-#include "fs.h"
-#include "log.h"
-#include "text.h"
+#include "agent/core/fs.h"
+#include "agent/core/log.h"
+#include "agent/core/text.h"
 
 namespace pbk {
 namespace {

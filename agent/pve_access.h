@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "http_client.h"
-#include "job_sources.h"
+#include "agent/core/config.h"
+#include "api/http/http_client.h"
+#include "api/pve/job_sources.h"
 
 namespace pbk {
 

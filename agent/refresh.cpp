@@ -1,13 +1,13 @@
-#include "refresh.h"
+#include "agent/refresh.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "fs.h"
-#include "outcome.h"
-#include "schedule.h"
-#include "text.h"
-#include "worker.h"
+#include "agent/core/fs.h"
+#include "hook/outcome.h"
+#include "agent/schedule/schedule.h"
+#include "agent/core/text.h"
+#include "hook/worker.h"
 
 namespace pbk {
 

@@ -26,9 +26,9 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "placement.h"
-#include "run_record.h"
+#include "api/pve/backup_job.h"
+#include "api/pve/placement.h"
+#include "hook/run_record.h"
 
 namespace pbk {
 

@@ -1,4 +1,4 @@
-#include "chain.h"
+#include "hook/chain.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,8 +12,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "fs.h"
-#include "process.h"
+#include "agent/core/fs.h"
+#include "agent/core/process.h"
 
 namespace pbk {
 namespace {

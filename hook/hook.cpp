@@ -1,4 +1,4 @@
-#include "hook.h"
+#include "hook/hook.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -7,14 +7,14 @@
 #include <cstring>
 #include <memory>
 
-#include "chain.h"
-#include "job_identity.h"
-#include "log.h"
-#include "outcome.h"
-#include "run_record.h"
-#include "spool.h"
-#include "text.h"
-#include "worker.h"
+#include "hook/chain.h"
+#include "hook/job_identity.h"
+#include "agent/core/log.h"
+#include "hook/outcome.h"
+#include "hook/run_record.h"
+#include "hook/spool.h"
+#include "agent/core/text.h"
+#include "hook/worker.h"
 
 namespace pbk {
 namespace {

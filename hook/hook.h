@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "chain.h"
-#include "config.h"
-#include "job_identity.h"
-#include "kuma_client.h"
-#include "spool.h"
+#include "hook/chain.h"
+#include "agent/core/config.h"
+#include "hook/job_identity.h"
+#include "api/kuma/kuma_client.h"
+#include "hook/spool.h"
 
 namespace pbk {
 

@@ -1,11 +1,11 @@
-#include "job_identity.h"
+#include "hook/job_identity.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "fs.h"
-#include "placement.h"
-#include "text.h"
+#include "agent/core/fs.h"
+#include "api/pve/placement.h"
+#include "agent/core/text.h"
 
 namespace pbk {
 

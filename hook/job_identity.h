@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "guests.h"
-#include "run_record.h"
+#include "api/pve/backup_job.h"
+#include "api/pve/guests.h"
+#include "hook/run_record.h"
 
 namespace pbk {
 

@@ -1,9 +1,9 @@
-#include "outcome.h"
+#include "hook/outcome.h"
 
 #include <algorithm>
 
-#include "kuma_client.h"
-#include "text.h"
+#include "api/kuma/kuma_client.h"
+#include "agent/core/text.h"
 
 namespace pbk {
 namespace {

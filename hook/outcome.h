@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "run_record.h"
+#include "hook/run_record.h"
 
 namespace pbk {
 

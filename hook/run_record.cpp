@@ -1,12 +1,12 @@
-#include "run_record.h"
+#include "hook/run_record.h"
 
 #include <sys/stat.h>
 
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "fs.h"
-#include "text.h"
+#include "agent/core/fs.h"
+#include "agent/core/text.h"
 
 namespace pbk {
 

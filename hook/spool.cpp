@@ -1,4 +1,4 @@
-#include "spool.h"
+#include "hook/spool.h"
 
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -10,9 +10,9 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
-#include "run_record.h"
-#include "text.h"
-#include "worker.h"
+#include "hook/run_record.h"
+#include "agent/core/text.h"
+#include "hook/worker.h"
 
 namespace pbk {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "fs.h"
-#include "kuma_client.h"
+#include "agent/core/fs.h"
+#include "api/kuma/kuma_client.h"
 
 namespace pbk {
 

@@ -1,9 +1,9 @@
-#include "worker.h"
+#include "hook/worker.h"
 
 #include <cstdio>
 
-#include "fs.h"
-#include "text.h"
+#include "agent/core/fs.h"
+#include "agent/core/text.h"
 
 namespace pbk {
 

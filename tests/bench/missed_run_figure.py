@@ -19,7 +19,7 @@ after its own last restart, whichever is later. So after a missed start
   - Kuma restarting more often than the interval: never;
   - an interval above Kuma's maximum (24 days) cannot be set at all.
 
-The defaults are read from agent/config.h and agent/monitor_advice.h; the run
+The defaults are read from agent/core/config.h and agent/monitor_advice.h; the run
 time (the last run's and the longest, taken equal) is --run-minutes.
 
 usage: missed_run_figure.py [--run-minutes 60] [--csv FILE]
@@ -75,11 +75,11 @@ def main():
     parser.add_argument("--csv", default="missed-run-figure.csv")
     args = parser.parse_args()
 
-    grace = constant("agent/config.h", r"int start_grace_minutes = (\d+);")
-    period = constant("agent/config.h", r"kTimerPeriodMinutes = (\d+);")
-    jitter = constant("agent/config.h", r"kTimerJitterMinutes = (\d+);")
-    heartbeat = constant("agent/config.h", r"int heartbeat_interval_minutes = (\d+);")
-    kuma_grace = constant("agent/config.h", r"int grace_minutes = (\d+);")
+    grace = constant("agent/core/config.h", r"int start_grace_minutes = (\d+);")
+    period = constant("agent/core/config.h", r"kTimerPeriodMinutes = (\d+);")
+    jitter = constant("agent/core/config.h", r"kTimerJitterMinutes = (\d+);")
+    heartbeat = constant("agent/core/config.h", r"int heartbeat_interval_minutes = (\d+);")
+    kuma_grace = constant("agent/core/config.h", r"int grace_minutes = (\d+);")
     kuma_max = constant("agent/monitor_advice.h",
                         r"kKumaMaxIntervalSeconds = ([\d\s*]+);") // 60
     run = args.run_minutes

@@ -10,7 +10,7 @@ add_library(pbk_test_process STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_kuma.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/support/fake_pve.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/support/suite_log.cpp)
-target_include_directories(pbk_test_process PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_include_directories(pbk_test_process PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_definitions(pbk_test_process PRIVATE
   PBK_FAKE_KUMA_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_kuma.py"
   PBK_FAKE_PVE_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_pve.py"

@@ -21,14 +21,14 @@
 #include <string>
 #include <vector>
 
-#include "fake_kuma.h"
-#include "fake_pve.h"
-#include "process.h"
-#include "suite_log.h"
-#include "test_certs.h"
-#include "test_dir.h"
-#include "test_text.h"
-#include "test_time.h"
+#include "tests/support/fake_kuma.h"
+#include "tests/support/fake_pve.h"
+#include "tests/support/process.h"
+#include "tests/support/suite_log.h"
+#include "tests/support/test_certs.h"
+#include "tests/support/test_dir.h"
+#include "tests/support/test_text.h"
+#include "tests/support/test_time.h"
 
 namespace pbk::testing {
 namespace {

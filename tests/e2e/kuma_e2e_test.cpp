@@ -47,11 +47,11 @@
 #include <utility>
 #include <vector>
 
-#include "process.h"
-#include "suite_log.h"
-#include "test_certs.h"
-#include "test_dir.h"
-#include "test_text.h"
+#include "tests/support/process.h"
+#include "tests/support/suite_log.h"
+#include "tests/support/test_certs.h"
+#include "tests/support/test_dir.h"
+#include "tests/support/test_text.h"
 
 namespace pbk::testing {
 namespace {

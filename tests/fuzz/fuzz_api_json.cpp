@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "fuzz_common.h"
-#include "http_client.h"
-#include "job_sources.h"
-#include "kuma_client.h"
+#include "api/pve/backup_job.h"
+#include "tests/fuzz/fuzz_common.h"
+#include "api/http/http_client.h"
+#include "api/pve/job_sources.h"
+#include "api/kuma/kuma_client.h"
 
 namespace {
 

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "fuzz_common.h"
+#include "agent/core/config.h"
+#include "tests/fuzz/fuzz_common.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   pbk_fuzz::SilenceLogging();

@@ -32,12 +32,12 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "fs.h"
-#include "fuzz_common.h"
-#include "hook.h"
-#include "kuma_client.h"
-#include "worker.h"
+#include "api/pve/backup_job.h"
+#include "agent/core/fs.h"
+#include "tests/fuzz/fuzz_common.h"
+#include "hook/hook.h"
+#include "api/kuma/kuma_client.h"
+#include "hook/worker.h"
 
 namespace {
 

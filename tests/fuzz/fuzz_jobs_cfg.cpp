@@ -2,8 +2,8 @@
 #include <string>
 #include <vector>
 
-#include "fuzz_common.h"
-#include "job_files.h"
+#include "tests/fuzz/fuzz_common.h"
+#include "api/pve/job_files.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   pbk_fuzz::SilenceLogging();

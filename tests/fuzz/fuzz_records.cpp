@@ -3,9 +3,9 @@
 // by hand; reading them must fail in words, and what reads must round-trip.
 #include <string>
 
-#include "fuzz_common.h"
-#include "run_record.h"
-#include "spool.h"
+#include "tests/fuzz/fuzz_common.h"
+#include "hook/run_record.h"
+#include "hook/spool.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   pbk_fuzz::SilenceLogging();

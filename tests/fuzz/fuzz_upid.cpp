@@ -7,8 +7,8 @@
 #include <fstream>
 #include <string>
 
-#include "fuzz_common.h"
-#include "worker.h"
+#include "tests/fuzz/fuzz_common.h"
+#include "hook/worker.h"
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "fuzz_common.h"
-#include "job_files.h"
+#include "api/pve/backup_job.h"
+#include "tests/fuzz/fuzz_common.h"
+#include "api/pve/job_files.h"
 
 namespace {
 

@@ -1,33 +1,58 @@
 #!/usr/bin/env python3
-"""The layers of the source tree, checked on every quoted #include.
+"""The layers of the source tree (DESIGN.md, "Layout"), checked on every include.
 
-    base      agent/{config,fs,log,text,schedule}.*   the standard library, JSON, spdlog
-    api       api/                                     base
-    hook      hook/                                    base, api
-    commands  agent/ (everything else)                 everything above
+    folder            may include (besides itself)
+    agent/core/       the standard library, nlohmann/json, spdlog
+    agent/schedule/   core
+    api/http/         core
+    api/kuma/         core, http
+    api/pve/          core, schedule, http
+    hook/             core, schedule, http, kuma, pve
+    agent/            everything above
+    agent/commands/   everything above, and agent/
+    agent/main.cpp    agent/commands/
 
-and cpprestsdk (any <cpprest/...> or <pplx/...> include) only in the HTTP
-module, api/http_client_cpprest.cpp. Prints every breach with its file and
-line, exits 1 if there is one. usage: include_rules.py SOURCE_DIR
+Every project include names its path from the repository root
+("agent/core/fs.h"); a bare name or a relative path is a breach. cpprestsdk
+(<cpprest/...>, <pplx/...>) is included only by the HTTP module,
+api/http/http_client_cpprest.cpp. Prints every breach with its file and line,
+exits 1 if there is one. usage: include_rules.py SOURCE_DIR
 """
 import os
 import re
 import sys
 
-BASE = {"config", "fs", "log", "text", "schedule"}
-LAYER_RANK = {"base": 0, "api": 1, "hook": 2, "commands": 3}
-CPPREST_ONLY_IN = "api/http_client_cpprest.cpp"
+ALLOWED = {
+    "agent/core": set(),
+    "agent/schedule": {"agent/core"},
+    "api/http": {"agent/core"},
+    "api/kuma": {"agent/core", "api/http"},
+    "api/pve": {"agent/core", "agent/schedule", "api/http"},
+    "hook": {"agent/core", "agent/schedule", "api/http", "api/kuma", "api/pve"},
+    "agent": {"agent/core", "agent/schedule", "api/http", "api/kuma", "api/pve", "hook"},
+    "agent/commands": {"agent/core", "agent/schedule", "api/http", "api/kuma", "api/pve",
+                       "hook", "agent"},
+    "agent/main.cpp": {"agent/commands"},
+}
+CPPREST_ONLY_IN = "api/http/http_client_cpprest.cpp"
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+TOP = ("agent", "api", "hook")
 
 
-def layer_of(relpath):
-    folder, name = os.path.split(relpath)
-    stem = os.path.splitext(name)[0]
-    if folder == "agent":
-        return "base" if stem in BASE else "commands"
-    if folder in ("api", "hook"):
-        return folder
-    return None
+def folder_of(relpath):
+    """The layer folder a project file belongs to, or None outside the product."""
+    if relpath == "agent/main.cpp":
+        return relpath
+    folder = os.path.dirname(relpath)
+    return folder if folder in ALLOWED else None
+
+
+def sources(root):
+    for top in TOP:
+        for folder, _, names in os.walk(os.path.join(root, top)):
+            for name in sorted(names):
+                if name.endswith((".cpp", ".h")):
+                    yield os.path.relpath(os.path.join(folder, name), root)
 
 
 def main(argv):
@@ -35,37 +60,35 @@ def main(argv):
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     root = argv[1]
-    # Where each project header lives, by its name as included today.
-    headers = {}
-    for folder in ("agent", "api", "hook"):
-        for name in os.listdir(os.path.join(root, folder)):
-            if name.endswith(".h"):
-                headers[name] = f"{folder}/{name}"
     breaches, checked = [], 0
-    for folder in ("agent", "api", "hook"):
-        for name in sorted(os.listdir(os.path.join(root, folder))):
-            if not name.endswith((".cpp", ".h")):
-                continue
-            rel = f"{folder}/{name}"
-            mine = layer_of(rel)
-            with open(os.path.join(root, rel), encoding="utf-8") as f:
-                for number, line in enumerate(f, 1):
-                    match = INCLUDE.match(line)
-                    if not match:
-                        continue
-                    checked += 1
-                    kind, target = match.groups()
-                    if kind == "<" and target.split("/")[0] in ("cpprest", "pplx"):
-                        if rel != CPPREST_ONLY_IN:
-                            breaches.append(f"{rel}:{number}: includes {target}: cpprestsdk "
-                                            f"belongs in {CPPREST_ONLY_IN} alone")
-                        continue
-                    if kind == "<" or target not in headers:
-                        continue
-                    theirs = layer_of(headers[target])
-                    if LAYER_RANK[theirs] > LAYER_RANK[mine]:
-                        breaches.append(f"{rel}:{number}: includes {headers[target]}: the "
-                                        f"{mine} layer may not depend on the {theirs} layer")
+    for rel in sources(root):
+        mine = folder_of(rel)
+        if mine is None:
+            breaches.append(f"{rel}: a source file outside the folders of the layout")
+            continue
+        with open(os.path.join(root, rel), encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                match = INCLUDE.match(line)
+                if not match:
+                    continue
+                checked += 1
+                kind, target = match.groups()
+                if kind == "<":
+                    if target.split("/")[0] in ("cpprest", "pplx") and rel != CPPREST_ONLY_IN:
+                        breaches.append(f"{rel}:{number}: includes {target}: cpprestsdk "
+                                        f"belongs in {CPPREST_ONLY_IN} alone")
+                    continue
+                if not os.path.isfile(os.path.join(root, target)) or target.startswith("."):
+                    breaches.append(f'{rel}:{number}: includes "{target}": name project headers '
+                                    f"by their path from the repository root")
+                    continue
+                theirs = folder_of(target)
+                if theirs is None:
+                    breaches.append(f"{rel}:{number}: includes {target}, which is outside "
+                                    f"the product's folders")
+                elif theirs != mine and theirs not in ALLOWED[mine]:
+                    breaches.append(f"{rel}:{number}: includes {target}: {mine}/ may not "
+                                    f"depend on {theirs}/")
     for breach in breaches:
         print(breach)
     print(f"{checked} includes checked, {len(breaches)} against the layers")

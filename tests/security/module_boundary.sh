@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The boundary to the HTTP module (api/http_module.h), checked on the built
+# The boundary to the HTTP module (api/http/http_module.h), checked on the built
 # files: the program exports no C++ symbol, the module nothing but its four C
 # entry points, and an exception thrown inside the module comes back as an
 # error the program reports, not as an abort.

@@ -1,4 +1,4 @@
-#include "fake_kuma.h"
+#include "tests/support/fake_kuma.h"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <thread>
 
-#include "test_text.h"
+#include "tests/support/test_text.h"
 
 namespace pbk::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "fake_pve.h"
+#include "tests/support/fake_pve.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "test_text.h"
+#include "tests/support/test_text.h"
 
 namespace pbk::testing {
 namespace {

@@ -1,7 +1,7 @@
-#include "process.h"
+#include "tests/support/process.h"
 
-#include "suite_log.h"
-#include "test_text.h"
+#include "tests/support/suite_log.h"
+#include "tests/support/test_text.h"
 
 #include <fcntl.h>
 #include <poll.h>

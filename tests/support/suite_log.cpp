@@ -1,4 +1,4 @@
-#include "suite_log.h"
+#include "tests/support/suite_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "test_certs.h"
+#include "tests/support/test_certs.h"
 
 #include <fcntl.h>
 #include <openssl/bio.h>

@@ -1,4 +1,4 @@
-#include "test_dir.h"
+#include "tests/support/test_dir.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -4,7 +4,7 @@
 
 add_library(pbk_test_certs STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/support/test_certs.cpp)
-target_include_directories(pbk_test_certs PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_include_directories(pbk_test_certs PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(pbk_test_certs
   PUBLIC OpenSSL::SSL OpenSSL::Crypto
   PRIVATE pbk_warnings)

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <string>
 
-#include "test_certs.h"
+#include "tests/support/test_certs.h"
 
 namespace {
 

@@ -1,9 +1,9 @@
-#include "backup_job.h"
+#include "api/pve/backup_job.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "test_dir.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

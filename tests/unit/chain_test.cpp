@@ -1,4 +1,4 @@
-#include "chain.h"
+#include "hook/chain.h"
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 
 #include <chrono>
 
-#include "test_dir.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

@@ -1,10 +1,10 @@
-#include "fs.h"
+#include "agent/core/fs.h"
 
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "test_dir.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

@@ -1,4 +1,4 @@
-#include "guard.h"
+#include "agent/guard.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "hook.h"
+#include "hook/hook.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -6,9 +6,9 @@
 
 #include <sstream>
 
-#include "run_record.h"
-#include "spool.h"
-#include "test_dir.h"
+#include "hook/run_record.h"
+#include "hook/spool.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

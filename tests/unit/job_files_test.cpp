@@ -1,8 +1,8 @@
-#include "job_files.h"
+#include "api/pve/job_files.h"
 
 #include <gtest/gtest.h>
 
-#include "sha1.h"
+#include "api/pve/sha1.h"
 
 namespace pbk {
 namespace {

@@ -1,8 +1,8 @@
-#include "job_identity.h"
+#include "hook/job_identity.h"
 
 #include <gtest/gtest.h>
 
-#include "test_dir.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

@@ -1,4 +1,4 @@
-#include "kuma_client.h"
+#include "api/kuma/kuma_client.h"
 
 #include <gtest/gtest.h>
 

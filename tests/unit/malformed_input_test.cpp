@@ -15,17 +15,17 @@
 #include <string>
 #include <vector>
 
-#include "backup_job.h"
-#include "config.h"
-#include "fs.h"
-#include "job_files.h"
-#include "job_sources.h"
-#include "kuma_client.h"
-#include "run_record.h"
-#include "sha1.h"
-#include "spool.h"
-#include "test_dir.h"
-#include "worker.h"
+#include "api/pve/backup_job.h"
+#include "agent/core/config.h"
+#include "agent/core/fs.h"
+#include "api/pve/job_files.h"
+#include "api/pve/job_sources.h"
+#include "api/kuma/kuma_client.h"
+#include "hook/run_record.h"
+#include "api/pve/sha1.h"
+#include "hook/spool.h"
+#include "tests/support/test_dir.h"
+#include "hook/worker.h"
 
 namespace pbk {
 namespace {

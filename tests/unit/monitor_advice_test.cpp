@@ -1,12 +1,12 @@
-#include "monitor_advice.h"
+#include "agent/monitor_advice.h"
 
 #include <gtest/gtest.h>
 #include <time.h>
 
 #include <string>
 
-#include "schedule.h"
-#include "test_time.h"
+#include "agent/schedule/schedule.h"
+#include "tests/support/test_time.h"
 
 namespace pbk {
 namespace {

@@ -1,8 +1,8 @@
-#include "outcome.h"
+#include "hook/outcome.h"
 
 #include <gtest/gtest.h>
 
-#include "kuma_client.h"
+#include "api/kuma/kuma_client.h"
 
 namespace pbk {
 namespace {

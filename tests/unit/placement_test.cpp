@@ -1,4 +1,4 @@
-#include "placement.h"
+#include "api/pve/placement.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "refresh.h"
+#include "agent/refresh.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "test_dir.h"
-#include "test_time.h"
-#include "worker.h"
+#include "tests/support/test_dir.h"
+#include "tests/support/test_time.h"
+#include "hook/worker.h"
 
 namespace pbk {
 namespace {

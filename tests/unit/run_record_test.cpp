@@ -1,8 +1,8 @@
-#include "run_record.h"
+#include "hook/run_record.h"
 
 #include <gtest/gtest.h>
 
-#include "test_dir.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

@@ -1,4 +1,4 @@
-#include "schedule.h"
+#include "agent/schedule/schedule.h"
 
 #include <gtest/gtest.h>
 #include <time.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "test_time.h"
+#include "tests/support/test_time.h"
 
 namespace pbk {
 namespace {

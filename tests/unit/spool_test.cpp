@@ -1,10 +1,10 @@
-#include "spool.h"
+#include "hook/spool.h"
 
 #include <gtest/gtest.h>
 #include <sys/file.h>
 
-#include "run_record.h"
-#include "test_dir.h"
+#include "hook/run_record.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

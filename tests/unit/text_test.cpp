@@ -1,8 +1,8 @@
-#include "text.h"
+#include "agent/core/text.h"
 
 #include <gtest/gtest.h>
 
-#include "log.h"
+#include "agent/core/log.h"
 
 namespace pbk {
 namespace {

@@ -1,8 +1,8 @@
-#include "worker.h"
+#include "hook/worker.h"
 
 #include <gtest/gtest.h>
 
-#include "test_dir.h"
+#include "tests/support/test_dir.h"
 
 namespace pbk {
 namespace {

@@ -232,6 +232,22 @@ void CheckAbsolute(Problems* problems, const std::string& path, const std::strin
   }
 }
 
+// A list of absolute script paths (hook.chain, jobs.<id>.chain).
+void ReadChain(ObjectReader* reader, Problems* problems, const std::string& path,
+               std::vector<std::string>* chain) {
+  const json* list = reader->Get("chain", json::value_t::array, "a list of script paths");
+  if (!list) return;
+  for (const auto& script : *list) {
+    if (!script.is_string()) {
+      problems->Add(path, "chain", "must hold script paths (strings), not " + TypeName(script));
+      return;
+    }
+    const std::string value = script.get<std::string>();
+    CheckAbsolute(problems, path, "chain", value);
+    chain->push_back(value);
+  }
+}
+
 std::string ShortHostName() {
   char buffer[256] = {};
   if (gethostname(buffer, sizeof buffer - 1) != 0) return "localhost";
@@ -359,7 +375,22 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
     reader.Int("timeout_seconds", &result.kuma.timeout_seconds, 1, 300);
     reader.Int("grace_minutes", &result.kuma.grace_minutes, 0, 7 * 24 * 60);
     reader.Int("heartbeat_interval_minutes", &result.kuma.heartbeat_interval_minutes, 5, 1440);
+    reader.String("session_file", &result.kuma.session_file);
+    if (const json* names = reader.Get("notifications", json::value_t::array,
+                                       "a list of notification names")) {
+      for (const auto& name : *names) {
+        if (!name.is_string() || name.get<std::string>().empty()) {
+          problems.Add("kuma.notifications", "notifications",
+                       "must hold notification names (strings), not " + TypeName(name));
+          break;
+        }
+        result.kuma.notifications.push_back(name.get<std::string>());
+      }
+    }
     reader.Finish();
+    if (kuma->contains("session_file") && kuma->at("session_file").is_string()) {
+      CheckAbsolute(&problems, "kuma.session_file", "session_file", result.kuma.session_file);
+    }
     if (!kuma->contains("url")) {
       problems.Add("kuma.url", "", "is required (Kuma's address, as in \"https://192.0.2.10:3001\")");
     } else if (kuma->at("url").is_string()) {
@@ -400,8 +431,13 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
       JobConfig job;
       ObjectReader reader(value, job_path, &problems);
       reader.String("push_token", &job.push_token);
+      ReadChain(&reader, &problems, job_path + ".chain", &job.chain);
       reader.Finish();
-      CheckPushToken(&problems, value, job_path, job.push_token, "the job's");
+      // A job entry that only chains scripts takes its token from the
+      // monitors file of `kuma sync`.
+      if (!value.contains("chain")) {
+        CheckPushToken(&problems, value, job_path, job.push_token, "the job's");
+      }
       result.jobs[id] = job;
     }
   }
@@ -454,6 +490,15 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
 
   if (const json* guard = top.Object("guard")) {
     ObjectReader reader(*guard, "guard", &problems);
+    std::string placement;
+    reader.String("placement", &placement);
+    if (placement == "job") {
+      result.guard.placement = HookPlacement::kJob;
+    } else if (guard->contains("placement") && placement != "node") {
+      problems.Add("guard.placement", "placement",
+                   "must be \"node\" (the hook in this node's vzdump.conf) or \"job\" (on each "
+                   "job), not " + Quote(placement));
+    }
     if (const json* exclude = reader.Get("exclude", json::value_t::array, "a list of job ids")) {
       for (const auto& id : *exclude) {
         if (!id.is_string() || id.get<std::string>().empty()) {
@@ -468,18 +513,7 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
 
   if (const json* hook = top.Object("hook")) {
     ObjectReader reader(*hook, "hook", &problems);
-    if (const json* chain = reader.Get("chain", json::value_t::array, "a list of script paths")) {
-      for (const auto& script : *chain) {
-        if (!script.is_string()) {
-          problems.Add("hook.chain", "chain", "must hold script paths (strings), not " +
-                                                  TypeName(script));
-          break;
-        }
-        const std::string path = script.get<std::string>();
-        CheckAbsolute(&problems, "hook.chain", "chain", path);
-        result.hook.chain.push_back(path);
-      }
-    }
+    ReadChain(&reader, &problems, "hook.chain", &result.hook.chain);
     reader.Finish();
   }
 
@@ -492,6 +526,8 @@ bool ParseConfig(const std::string& text, const std::string& origin, Config* con
         {"hook_script", &result.paths.hook_script},     {"state_dir", &result.paths.state_dir},
         {"scheduler_dir", &result.paths.scheduler_dir}, {"jobs_cfg", &result.paths.jobs_cfg},
         {"vzdump_cron", &result.paths.vzdump_cron},     {"proc", &result.paths.proc},
+        {"vzdump_conf", &result.paths.vzdump_conf},     {"pve_dir", &result.paths.pve_dir},
+        {"tasks_dir", &result.paths.tasks_dir},
     };
     for (auto& entry : entries) {
       reader.String(entry.key, entry.value);

@@ -35,6 +35,12 @@ struct KumaConfig {
   // Only for `jobs`: added to a job's longest gap and longest run when it
   // shows what a monitor WITHOUT refresh would need (information only).
   int grace_minutes = 60;
+  // Where `kuma login` keeps Kuma's session token (replicated by pmxcfs to
+  // every node, readable by root only); `kuma sync` logs in with it.
+  std::string session_file = "/etc/pve/priv/pbk-agent/kuma-session";
+  // Names of Kuma notifications `kuma sync` attaches to the monitors it
+  // makes; empty: those Kuma marks as default, as Kuma's own UI does.
+  std::vector<std::string> notifications;
 };
 
 // How often the timer starts guard, flush and refresh (units/*.timer:
@@ -54,7 +60,11 @@ struct NodeMonitorConfig {
 };
 
 struct JobConfig {
-  std::string push_token;
+  std::string push_token;  // empty: the monitors file of `kuma sync` has it
+  // The job's own hook scripts, run in every phase of this job's runs after
+  // hook.chain; at job-end and job-abort before the push, and a chained
+  // script that fails makes the push `down`.
+  std::vector<std::string> chain;
 };
 
 struct PveConfig {
@@ -67,7 +77,14 @@ struct PveConfig {
   int timeout_seconds = 30;  // for one API request or one pvesh call
 };
 
+// Where the guard sets the hook (DESIGN.md, "Where the hook is set").
+enum class HookPlacement {
+  kNode,  // `script:` in this node's vzdump.conf; no job carries our hook
+  kJob,   // `script` on each job, only where every node of the job is marked
+};
+
 struct GuardConfig {
+  HookPlacement placement = HookPlacement::kNode;
   std::vector<std::string> exclude;  // job ids the guard leaves alone
 };
 
@@ -83,6 +100,9 @@ struct PathsConfig {
   std::string scheduler_dir = "/var/lib/pve-manager/jobs";
   std::string jobs_cfg = "/etc/pve/jobs.cfg";
   std::string vzdump_cron = "/etc/pve/vzdump.cron";
+  std::string vzdump_conf = "/etc/vzdump.conf";
+  std::string pve_dir = "/etc/pve";
+  std::string tasks_dir = "/var/log/pve/tasks";
   std::string proc = "/proc";
 };
 

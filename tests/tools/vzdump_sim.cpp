@@ -54,7 +54,8 @@ constexpr char kTaskPrefix[] = "task ";
 
 constexpr char kUsage[] =
     "usage: pbk-vzdump-sim --hook PATH --scenario FILE [--summary FILE] [--node NAME]\n"
-    "                      [--no-upid] [--scheduler-dir DIR] [--hook-timeout SECONDS]\n";
+    "                      [--no-upid] [--scheduler-dir DIR] [--tasks-dir DIR]\n"
+    "                      [--hook-timeout SECONDS]\n";
 
 class UsageError : public std::runtime_error {
  public:
@@ -79,6 +80,9 @@ struct Options {
   std::string summary;
   std::string node = "pve1";
   std::string scheduler_dir;
+  // Where PVE keeps task logs (/var/log/pve/tasks): the task log is also
+  // written to <DIR>/<last hex digit of the UPID's starttime>/<UPID>.
+  std::string tasks_dir;
   double hook_timeout_s = 120.0;
   bool no_upid = false;
   bool worker = false;
@@ -116,6 +120,8 @@ Options ParseOptions(const std::vector<std::string>& args) {
       options.node = value(arg);
     } else if (arg == "--scheduler-dir") {
       options.scheduler_dir = value(arg);
+    } else if (arg == "--tasks-dir") {
+      options.tasks_dir = value(arg);
     } else if (arg == "--hook-timeout") {
       const std::string& text = value(arg);
       char* end = nullptr;
@@ -160,6 +166,11 @@ struct Scenario {
   std::optional<std::string> dumpdir;
   std::optional<std::string> job_id;
   json job_config = json::object();
+  // The run's own options, as vzdump logs them in "starting new backup job":
+  // key -> string, number or (for property strings) object; "vmid" is the
+  // guest list. Absent: the job's config (a scheduled run), else the guests
+  // and the storage (a guest's "Backup now").
+  std::optional<json> options;
   std::vector<Guest> guests;
   std::optional<long long> abort_after_guest;
   bool fail_job_start = false;
@@ -282,8 +293,8 @@ Scenario ParseScenario(const json& doc) {
   const std::string where = "scenario";
   if (!doc.is_object()) Invalid(where, std::string("expected an object, got ") + doc.type_name());
   RejectUnknownKeys(doc, where,
-                    {"storage", "dumpdir", "job_id", "job_config", "guests", "abort_after_guest",
-                     "fail_job_start", "all"});
+                    {"storage", "dumpdir", "job_id", "job_config", "options", "guests",
+                     "abort_after_guest", "fail_job_start", "all"});
   Scenario scenario;
   scenario.storage = NullableString(doc, "storage", where, true);
   scenario.dumpdir = NullableString(doc, "dumpdir", where, false);
@@ -306,6 +317,12 @@ Scenario ParseScenario(const json& doc) {
       Invalid(where + ".job_config", std::string("expected an object, got ") + config->type_name());
     }
     scenario.job_config = *config;
+  }
+  if (const json* options = Member(doc, "options"); options != nullptr && !options->is_null()) {
+    if (!options->is_object()) {
+      Invalid(where + ".options", std::string("expected an object, got ") + options->type_name());
+    }
+    scenario.options = *options;
   }
 
   const json* guests = Member(doc, "guests");
@@ -711,6 +728,57 @@ std::string JoinWords(const std::vector<std::string>& words, bool quote) {
   return joined;
 }
 
+// The run's options as PVE::VZDump::Common::command_line prints them in
+// "starting new backup job": the guests first, then --key value for every
+// other option (mailto once per address; property strings printed as
+// key=value lists, unquoted; the rest shell-quoted).
+std::string CommandLine(const json& options) {
+  auto text = [](const json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_boolean()) return std::string(value.get<bool>() ? "1" : "0");
+    return value.dump();
+  };
+  auto split = [](const std::string& list) {
+    std::vector<std::string> words;
+    std::string word;
+    for (char c : list + ",") {
+      if (c == ',' || c == ';' || c == ' ') {
+        if (!word.empty()) words.push_back(word);
+        word.clear();
+      } else {
+        word += c;
+      }
+    }
+    return words;
+  };
+  std::string line = "vzdump";
+  if (const auto vmid = options.find("vmid"); vmid != options.end()) {
+    for (const std::string& id : split(text(*vmid))) line += " " + id;
+  }
+  static const char* const kNotPrinted[] = {"id",     "vmid",    "starttime", "dow",
+                                            "stdout", "enabled", "job-id"};
+  for (const auto& item : options.items()) {
+    if (std::find(std::begin(kNotPrinted), std::end(kNotPrinted), item.key()) !=
+        std::end(kNotPrinted)) {
+      continue;
+    }
+    if (item.key() == "mailto") {
+      for (const std::string& address : split(text(item.value()))) {
+        line += " --mailto " + ShellQuote(address);
+      }
+    } else if (item.value().is_object()) {
+      std::string parts;
+      for (const auto& part : item.value().items()) {
+        parts += (parts.empty() ? "" : ",") + part.key() + "=" + text(part.value());
+      }
+      line += " --" + item.key() + " " + parts;
+    } else {
+      line += " --" + item.key() + " " + ShellQuote(text(item.value()));
+    }
+  }
+  return line;
+}
+
 std::string FormatSeconds(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%g", seconds);
@@ -735,7 +803,9 @@ std::string FormatTime(std::time_t when, const char* format, bool utc) {
 class Simulation {
  public:
   Simulation(const Options& options, const Scenario& scenario, std::optional<std::string> upid)
-      : options_(options), scenario_(scenario), upid_(std::move(upid)) {}
+      : options_(options), scenario_(scenario), upid_(std::move(upid)) {
+    if (!options_.tasks_dir.empty() && upid_) OpenTaskLog();
+  }
 
   void Run() {
     try {
@@ -772,6 +842,37 @@ class Simulation {
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);
+    if (task_log_.is_open()) task_log_ << line << '\n' << std::flush;
+  }
+
+  // <tasks_dir>/<last hex digit of the starttime>/<UPID>, as PVE::Tools
+  // upid_decode names it; written while the job runs.
+  void OpenTaskLog() {
+    const std::string& upid = *upid_;
+    const std::size_t type_colon = upid.find(":vzdump:");
+    if (type_colon == std::string::npos || type_colon == 0) {
+      throw std::runtime_error("cannot place the task log of " + upid);
+    }
+    const std::string dir = options_.tasks_dir + "/" + upid.substr(type_colon - 1, 1);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw std::runtime_error("cannot create '" + dir + "': " + ErrnoText(errno));
+    }
+    task_log_.open(dir + "/" + upid, std::ios::binary | std::ios::trunc);
+    if (!task_log_) throw std::runtime_error("cannot write the task log in '" + dir + "'");
+  }
+
+  json RunOptions() const {
+    if (scenario_.options) return *scenario_.options;
+    if (!scenario_.job_config.empty()) return scenario_.job_config;
+    json options = json::object();
+    std::string vmids;
+    for (const Guest& guest : scenario_.guests) {
+      vmids += (vmids.empty() ? "" : ",") + std::to_string(guest.vmid);
+    }
+    if (!vmids.empty()) options["vmid"] = vmids;
+    if (scenario_.all) options["all"] = 1;
+    if (scenario_.storage) options["storage"] = *scenario_.storage;
+    return options;
   }
 
   bool IsPbs() const { return scenario_.storage && !scenario_.dumpdir; }
@@ -968,7 +1069,7 @@ class Simulation {
       task_status_ = "OK";
       return;
     }
-    Log("INFO: starting new backup job");
+    Log("INFO: starting new backup job: " + CommandLine(RunOptions()));
     if (Error e = RunHook("job-init", nullptr)) {
       Log("ERROR: " + *e);
       task_status_ = *e;
@@ -1015,6 +1116,7 @@ class Simulation {
   std::vector<json> calls_;
   std::map<long long, std::string> guest_states_;
   std::string task_status_ = "OK";
+  std::ofstream task_log_;
 };
 
 // Pipes created later must not land on fds 0-2, or dup2 in the child would
@@ -1086,10 +1188,11 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  Simulation simulation(options, scenario,
-                        options.no_upid ? std::nullopt : std::optional<std::string>(upid));
+  std::optional<Simulation> simulation;
   try {
-    simulation.Run();
+    simulation.emplace(options, scenario,
+                       options.no_upid ? std::nullopt : std::optional<std::string>(upid));
+    simulation->Run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pbk-vzdump-sim: %s\n", e.what());
     return kExitUsage;
@@ -1099,13 +1202,13 @@ int Main(int argc, char** argv) {
     try {
       WriteFileAtomically(
           options.summary,
-          simulation.Summary().dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+          simulation->Summary().dump(2, ' ', false, json::error_handler_t::replace) + "\n");
     } catch (const std::exception& e) {
       std::fprintf(stderr, "pbk-vzdump-sim: %s\n", e.what());
       return kExitUsage;
     }
   }
-  return simulation.succeeded() ? kExitOk : kExitTaskFailed;
+  return simulation->succeeded() ? kExitOk : kExitTaskFailed;
 }
 
 }  // namespace

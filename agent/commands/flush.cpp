@@ -13,6 +13,7 @@
 #include "agent/core/log.h"
 #include "agent/node_view.h"
 #include "agent/pve_access.h"
+#include "api/pve/monitors_file.h"
 #include "hook/spool.h"
 #include "agent/core/text.h"
 
@@ -24,6 +25,10 @@ bool LoadConfigForCommand(const Invocation& invocation, Config* config) {
     for (const auto& line : errors) spdlog::error("{}", line);
     return false;
   }
+  // The push tokens `kuma sync` made: a broken monitors file silences only
+  // the monitors it names (Kuma turns them DOWN); the rest goes on.
+  std::string err;
+  if (!LoadSyncedTokens(config, &err)) spdlog::error("{}", err);
   AddSecrets(config->Secrets());
   return true;
 }

@@ -5,6 +5,7 @@
 #include "hook/chain.h"
 #include "agent/commands/commands.h"
 #include "agent/pve_access.h"
+#include "api/pve/monitors_file.h"
 #include "hook/hook.h"
 #include "agent/core/log.h"
 #include "agent/core/text.h"
@@ -33,6 +34,12 @@ int CmdHook(const Invocation& invocation) {
                     Join(errors, "; "));
     }
     return code;
+  }
+  // Push tokens `kuma sync` made, for the phases that push.
+  const std::string phase = invocation.args.empty() ? "" : invocation.args.front();
+  std::string tokens_err;
+  if ((phase == "job-end" || phase == "job-abort") && !LoadSyncedTokens(&config, &tokens_err)) {
+    spdlog::error("pbk-agent hook: {}", tokens_err);
   }
   AddSecrets(config.Secrets());
   HookContext context;

@@ -13,6 +13,9 @@
 #include <set>
 
 #include "agent/commands/commands.h"
+#include "agent/kuma_sync_plan.h"
+#include "api/pve/cluster.h"
+#include "api/pve/monitors_file.h"
 #include "agent/core/fs.h"
 #include "agent/guard.h"
 #include "api/kuma/kuma_client.h"
@@ -172,6 +175,26 @@ void AddKumaSettings(const BackupJob& job, const Config& config, Report* report)
 
 }  // namespace
 
+// Whether the monitors file of `kuma sync` was made from the cluster as it is.
+void CheckMonitorsFile(const Config& config, const std::vector<BackupJob>& jobs,
+                       const std::vector<Guest>& guests, const MonitorsFile& file,
+                       Report* report) {
+  ClusterMembers members;
+  std::string err;
+  if (!ReadMembers(config.paths.pve_dir, config.node, &members, &err)) {
+    report->Add("monitors file", Status::kWarn, "the cluster's members cannot be read: " + err);
+    return;
+  }
+  const std::vector<std::string> drift =
+      MonitorsFileDrift(MakeClusterFacts(jobs, guests, members.nodes), file);
+  if (drift.empty()) {
+    report->Add("monitors file", Status::kOk, "made from the current jobs");
+  } else {
+    report->Add("monitors file", Status::kWarn, Join(drift, "; "),
+                "pbk-agent kuma sync (the timer runs it when a Kuma session is stored)");
+  }
+}
+
 int CmdVerify(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
   std::set<std::string> flags;
@@ -186,9 +209,20 @@ int CmdVerify(const Invocation& invocation) {
     report.Print(as_json);
     return kExitUsage;
   }
-  AddSecrets(config.Secrets());
   report.Add("configuration", Status::kOk,
              config.path + " is valid" + (config.jobs.empty() ? "" : " and private"));
+  // The tokens `kuma sync` keeps for this node, where the configuration has none.
+  const std::map<std::string, JobConfig> configured = config.jobs;
+  MonitorsFile monitors_file;
+  bool has_monitors_file = false;
+  std::string monitors_err;
+  if (!LoadMonitorsFile(MonitorsFilePath(config.paths.pve_dir), &monitors_file,
+                        &has_monitors_file, &monitors_err) ||
+      !LoadSyncedTokens(&config, &monitors_err)) {
+    report.Add("monitors file", Status::kFail, monitors_err,
+               "move the file away and run `pbk-agent kuma sync`");
+  }
+  AddSecrets(config.Secrets());
 
   // The PVE side.
   PveAccess pve;
@@ -266,6 +300,7 @@ int CmdVerify(const Invocation& invocation) {
                  "where the guests are could not be read (" + err +
                      "): jobs are judged by their node option alone");
     }
+    if (has_monitors_file && placed) CheckMonitorsFile(config, jobs, guests, monitors_file, &report);
     const GuestIndex index(guests);
     std::set<std::string> ids;
     for (const auto& job : jobs) {
@@ -282,7 +317,9 @@ int CmdVerify(const Invocation& invocation) {
       const bool mapped = config.jobs.count(job.id) > 0;
       if (mapped && placement.runs_here) {
         report.Add("monitor " + job.id, Status::kOk,
-                   "push token configured; the job runs here (" + placement.why + ")");
+                   std::string(configured.count(job.id) > 0 ? "push token configured"
+                                                            : "push monitor in the monitors file") +
+                       "; the job runs here (" + placement.why + ")");
         AddKumaSettings(job, config, &report);
       } else if (mapped) {
         report.Add("monitor " + job.id, Status::kWarn,

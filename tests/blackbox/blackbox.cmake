@@ -14,7 +14,8 @@ target_include_directories(pbk_test_process PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_definitions(pbk_test_process PRIVATE
   PBK_FAKE_KUMA_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_kuma.py"
   PBK_FAKE_PVE_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_pve.py"
-  PBK_FAKE_PVESH_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_pvesh.py")
+  PBK_FAKE_PVESH_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/fake_pvesh.py"
+  PBK_FAKE_PMXCFS_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/fakes/pmxcfs.py")
 target_link_libraries(pbk_test_process PUBLIC nlohmann_json::nlohmann_json PRIVATE pbk_warnings)
 
 add_executable(pbk_blackbox_tests

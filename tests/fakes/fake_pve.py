@@ -2,22 +2,45 @@
 """Fake Proxmox VE REST API over TLS (pveproxy), for black-box tests.
 
 Serves the backup-job part of the API from a folder ROOT that plays /etc/pve
-(see pve_state.py), checking parameters against the real API schema:
+(see pve_state.py, and pmxcfs.py for the tree it creates at start: .members,
+nodes/<node>/, priv/lock/, and node-etc/vzdump.conf for /etc/vzdump.conf),
+checking parameters against the real API schema:
 
   GET /api2/json/cluster/backup            Sys.Audit   200 {"data":[...]}
   GET /api2/json/cluster/backup/{id}       Sys.Audit   200 {"data":{...}}
   PUT /api2/json/cluster/backup/{id}       Sys.Modify  200 {"data":null}
                                            (form-encoded or JSON body)
   GET /api2/json/version                   any user
-  GET /api2/json/cluster/resources[?type=] any user, from ROOT/resources.json
+  GET /api2/json/cluster/resources[?type=] any user, from ROOT/resources.json;
+                                           guests only with VM.Audit on them
+  GET /api2/json/nodes/{node}/vzdump/defaults[?storage=]
+                                           any user; script, tmpdir, dumpdir,
+                                           mailto, ionice only with Sys.Audit
+  POST /api2/json/nodes/{node}/vzdump      any user; checked as PVE checks it
+                                           (schema, root-only options, option
+                                           conflicts, storage privilege), runs
+                                           nothing, answers a UPID (or "OK"
+                                           when no guest of it is on the node)
+                                           and logs a "vzdump" event
   any other /api2/json path                501 "Method 'GET /x' not implemented"
   anything else                            404
+{node} is this node (--node, or "nodename" of ROOT/.members) or an online
+node of .members (answered from node-etc/<node>/vzdump.conf); an offline
+node gives 595, an unknown one 500 "hostname lookup ... failed".
 
-Authentication is "Authorization: PVEAPIToken=USER@REALM!TOKEN=SECRET" only,
-against the --tokens file:
-  {"pbk-agent@pve!guard": {"secret": "...", "privs": ["Sys.Audit"]}, ...}
-Tokens are re-read on every request. A token's user is the token id, never
-root@pam, so no token may set script, tmpdir, dumpdir or job-id.
+Credentials come from the --tokens file, re-read on every request:
+  {"pbk-agent@pve!guard": {"secret": "...", "privs": ["Sys.Audit"]},
+   "admin@pve": {"ticket": "...", "csrf": "...", "privs": [...]},
+   "root@pam": {"ticket": "..."}}
+A key with "!" is an API token ("Authorization: PVEAPIToken=ID=SECRET"); a
+key without is a user who logged in ("Cookie: PVEAuthCookie=TICKET"; a
+request other than GET also needs the header "CSRFPreventionToken: CSRF",
+else 401 "Permission denied - invalid csrf token"). "privs" are privileges
+on / (and below). Only the user root@pam, logged in with a ticket, is
+root: it has every privilege and may set script, tmpdir, dumpdir and job-id.
+A token's user is the token id, never root@pam. VM.Audit on the guests is
+granted unless an entry says "vm_audit": false (no guest) or a list of
+vmids (those guests): see pve_node.py.
 
 Failures carry the message as the HTTP reason phrase. 401 is answered as
 pve-http-server does (PVE/APIServer/AnyEvent.pm `response`, after
@@ -43,12 +66,15 @@ Every request goes to the --log file as one JSON object per line:
   {"event":"request","method":...,"path":...,"query":{...},"params":{...},
    "auth":<token id or null>,"status":<int or null>,"mode":...,
    "connection":N,"time":...}
+  {"event":"vzdump","node":...,"user":...,"params":{...},"status":<int>,
+   "result":<UPID or "OK" or null>,"error":<message or null>,
+   "errors":{...} or null,"time":...}        one per POST .../vzdump
   {"event":"connection","connection":N,...} and {"event":"tls_error",...}
   as fake_server.py describes them
 "path" is percent-decoded; "params" holds the body parameters; "auth" is the
-token that authenticated (null when none did); "status" is null for hang.
-Token secrets are never logged. SIGTERM and SIGINT end the process at once
-with status 0, hung connections included.
+token or user that authenticated (null when none did); "status" is null for
+hang. Secrets, tickets and CSRF tokens are never logged. SIGTERM and SIGINT
+end the process at once with status 0, hung connections included.
 """
 
 import argparse
@@ -68,6 +94,8 @@ import urllib.parse
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_server  # noqa: E402
+import pmxcfs  # noqa: E402
+import pve_node  # noqa: E402
 import pve_state  # noqa: E402
 
 HEADER_LIMIT = 64 * 1024
@@ -80,7 +108,11 @@ API_PREFIX = "/api2/json"
 MALFORMED_BODY = b'{"data":[{"id":'
 RESOURCE_TYPES = ("vm", "storage", "node", "sdn")
 TOKEN_HEADER = re.compile(r"(?:^|\s)PVEAPIToken[= ](\S+)")
+AUTH_COOKIE = re.compile(r"(?:^|;)\s*PVEAuthCookie=([^;]*)")
 JOB_PATH = re.compile(r"/cluster/backup/([^/]+)")
+VZDUMP_PATH = re.compile(r"/nodes/([^/]+)/vzdump")
+DEFAULTS_PATH = re.compile(r"/nodes/([^/]+)/vzdump/defaults")
+CSRF_FAILED = "Permission denied - invalid csrf token"
 
 
 
@@ -115,10 +147,16 @@ def bare(status, reason):
 def load_tokens(path):
     with open(path, encoding="utf-8") as f:
         tokens = json.load(f)
-    if not isinstance(tokens, dict) or not all(
-            isinstance(v, dict) and isinstance(v.get("secret"), str)
-            and isinstance(v.get("privs", []), list) for v in tokens.values()):
-        raise ValueError('expected {"USER@REALM!TOKEN": {"secret": "...", "privs": [...]}}')
+
+    def valid(key, entry):
+        secret = "secret" if "!" in key else "ticket"
+        return (isinstance(entry, dict) and isinstance(entry.get(secret), str)
+                and isinstance(entry.get("privs", []), list)
+                and isinstance(entry.get("vm_audit", True), (bool, list)))
+
+    if not isinstance(tokens, dict) or not all(valid(k, v) for k, v in tokens.items()):
+        raise ValueError('expected {"USER@REALM!TOKEN": {"secret": "...", "privs": [...]}, '
+                         '"USER@REALM": {"ticket": "...", "privs": [...]}}')
     return tokens
 
 
@@ -159,6 +197,11 @@ class FakePve:
         except (OSError, ValueError, KeyError) as e:
             raise fake_server.StartupError(f"reading the API schema: {e}") from e
         self._state = pve_state.PveState(args.root, self._schema)
+        try:
+            pmxcfs.init_tree(args.root, args.node, args.vzdump_conf)
+        except OSError as e:
+            raise fake_server.StartupError(f"preparing {args.root}: {e}") from e
+        self._node = pve_node.Node(self._state, args.node, args.vzdump_conf)
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         try:
             self._context.load_cert_chain(args.cert, args.key)
@@ -261,9 +304,9 @@ class FakePve:
         except BadRequest as e:
             params = {}
             body_error = e
-        token = self._authenticate(request.headers)
+        caller = self._authenticate(request.headers)
         entry = {"method": request.method, "path": path, "query": query, "params": params,
-                 "auth": token, "mode": mode, "connection": connection}
+                 "auth": caller.id if caller else None, "mode": mode, "connection": connection}
 
         if mode == "hang":
             self._log.write("request", **entry, status=None)
@@ -286,8 +329,7 @@ class FakePve:
             if body_error is not None:
                 answer = bare(body_error.status, body_error.reason)
             else:
-                answer = self._dispatch(request.method, path, query, params, token,
-                                        credentials="authorization" in request.headers)
+                answer = self._dispatch(request, path, query, params, caller)
         else:
             answer = Answer(500, f"fake_pve: unknown api-mode '{mode}'", {"data": None})
 
@@ -326,21 +368,38 @@ class FakePve:
         return parse_form(request.body.decode("utf-8", "replace"))
 
     def _authenticate(self, headers):
-        """The token id whose secret matches, else None."""
-        match = TOKEN_HEADER.search(headers.get("authorization", ""))
-        if match is None:
-            return None
-        token_id, eq, secret = match.group(1).partition("=")
-        if not eq:
-            return None
+        """The caller whose token secret or ticket matches, else None."""
         try:
             self._tokens = load_tokens(self._tokens_path)
         except (OSError, ValueError):
             pass  # keep the last good set while a test rewrites the file
-        entry = self._tokens.get(token_id)
-        if entry is None or not hmac.compare_digest(entry["secret"].encode(), secret.encode()):
+        match = TOKEN_HEADER.search(headers.get("authorization", ""))
+        if match is not None:
+            token_id, eq, secret = match.group(1).partition("=")
+            entry = self._tokens.get(token_id)
+            if (not eq or "!" not in token_id or entry is None
+                    or not hmac.compare_digest(entry["secret"].encode(), secret.encode())):
+                return None
+            return pve_node.Caller(token_id, entry)
+        cookie = AUTH_COOKIE.search(headers.get("cookie", ""))
+        if cookie is None:
             return None
-        return token_id
+        ticket = urllib.parse.unquote(cookie.group(1)).encode()
+        for user, entry in self._tokens.items():
+            if "!" not in user and hmac.compare_digest(entry["ticket"].encode(), ticket):
+                return pve_node.Caller(user, entry, ticket=True)
+        return None
+
+    @staticmethod
+    def _csrf_ok(request, caller):
+        """A ticket's write needs the CSRF prevention token (a token needs none)."""
+        if request.method == "GET" or not caller.ticket:
+            return True
+        given = request.headers.get("csrfpreventiontoken", "")
+        wanted = caller.entry.get("csrf")
+        if wanted is None:
+            return given != ""
+        return hmac.compare_digest(wanted.encode(), given.encode())
 
     def _fail_auth_delay(self):
         if self._auth_fail_delay > 0:
@@ -360,35 +419,45 @@ class FakePve:
             return "/version", {}
         if rel == "/cluster/resources" and method == "GET":
             return "/cluster/resources", {}
+        node = DEFAULTS_PATH.fullmatch(rel)
+        if node and method == "GET":
+            return "/nodes/{node}/vzdump/defaults", {"node": node.group(1)}
+        node = VZDUMP_PATH.fullmatch(rel)
+        if node and method == "POST":
+            return "/nodes/{node}/vzdump", {"node": node.group(1)}
         return None
 
     def _route_privilege(self, method, path):
         route = self._route(method, path)
         return self._schema.privilege(route[0], method) if route else None
 
-    def _dispatch(self, method, path, query, params, token, credentials=True):
+    def _dispatch(self, request, path, query, params, caller):
+        method = request.method
         if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
             return bare(404, "Not found")
-        if token is None:
+        credentials = "authorization" in request.headers or "cookie" in request.headers
+        if caller is None:
             self._fail_auth_delay()
             return bare(401, "authentication failure" if credentials else "No ticket")
+        if not self._csrf_ok(request, caller):
+            return bare(401, CSRF_FAILED)
         route = self._route(method, path)
         if route is None:
             rel = path[len(API_PREFIX):] or "/"
             return failure(pve_state.PveError(501, f"Method '{method} {rel}' not implemented"))
         schema_path, uri_params = route
         privilege = self._schema.privilege(schema_path, method)
-        if privilege is not None and privilege not in self._tokens[token].get("privs", []):
+        if privilege is not None and not caller.has(privilege, "/"):
             return bare(403, f"Permission check failed (/, {privilege})")
         given = dict(query)
-        if method == "PUT":
+        if method in ("PUT", "POST"):
             given.update(params)
         try:
-            return self._call(schema_path, method, uri_params, given, token)
+            return self._call(schema_path, method, uri_params, given, caller)
         except pve_state.PveError as e:
             return failure(e)
 
-    def _call(self, schema_path, method, uri_params, given, token):
+    def _call(self, schema_path, method, uri_params, given, caller):
         state = self._state
         if schema_path == "/cluster/resources":
             rtype = given.pop("type", None)
@@ -397,9 +466,13 @@ class FakePve:
             if rtype is not None and rtype not in RESOURCE_TYPES:
                 raise pve_state.param_error({"type": f"value '{rtype}' does not have a value "
                                              "in the enumeration 'vm, storage, node, sdn'"})
-            return ok(state.resources(rtype))
+            return ok(pve_node.visible_resources(state.resources(rtype), caller))
+        if schema_path == "/nodes/{node}/vzdump/defaults":
+            return ok(self._defaults(uri_params["node"], given, caller))
+        if schema_path == "/nodes/{node}/vzdump":
+            return self._vzdump(uri_params["node"], given, caller)
         if method == "PUT":
-            state.update_job(uri_params["id"], given, user=token)
+            state.update_job(uri_params["id"], given, user=caller.id)
             return ok(None)
         self._schema.check_params(schema_path, method, dict(given, **uri_params))
         if schema_path == "/version":
@@ -407,6 +480,24 @@ class FakePve:
         if schema_path == "/cluster/backup":
             return ok(state.list_jobs())
         return ok(state.read_job(uri_params["id"]))
+
+    def _defaults(self, node, given, caller):
+        props = {"node": self._schema.put_props["node"],
+                 "storage": dict(self._schema.put_props["storage"], optional=1)}
+        param = self._schema.check_params_with(props, dict(given, node=node))
+        return self._node.defaults(node, caller, param.get("storage"))
+
+    def _vzdump(self, node, given, caller):
+        """POST /nodes/{node}/vzdump, logged as a "vzdump" event either way."""
+        record = {"node": node, "user": caller.id, "params": given}
+        try:
+            result = self._node.check_vzdump(node, given, caller)
+        except pve_state.PveError as e:
+            self._log.write("vzdump", **record, status=e.status, result=None,
+                            error=e.message, errors=e.errors)
+            raise
+        self._log.write("vzdump", **record, status=200, result=result, error=None, errors=None)
+        return ok(result)
 
     @staticmethod
     def _head(status, reason, length, keep_alive):
@@ -462,6 +553,11 @@ def parse_args(argv):
     parser.add_argument("--auth-fail-delay", type=float, default=0.0, metavar="SECONDS",
                         help="delay before a 401, as PVE waits about 3 s")
     parser.add_argument("--schema", help="cluster-backup.schema.json (default: searched)")
+    parser.add_argument("--node", default=pmxcfs.DEFAULT_NODE,
+                        help="this node's name, for the tree it creates (default pve1)")
+    parser.add_argument("--vzdump-conf", metavar="FILE",
+                        help="the file that plays /etc/vzdump.conf "
+                             "(default ROOT/node-etc/vzdump.conf)")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0..65535")

@@ -140,7 +140,10 @@ class Schema:
         """Verifies parameters as PVE's RESTHandler does; returns them typed.
 
         Raises a 400 PveError listing every bad parameter."""
-        props = self.params(path, method)
+        return self.check_params_with(self.params(path, method), params)
+
+    def check_params_with(self, props, params):
+        """check_params against the properties PROPS."""
         errors = {}
         clean = {}
         for name, value in params.items():

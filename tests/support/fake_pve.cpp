@@ -42,6 +42,8 @@ bool SetSwitch(const std::string& path, const std::string& mode) {
 FakePve::FakePve(FakePveOptions options) : options_(std::move(options)) {
   if (options_.script.empty()) options_.script = PBK_FAKE_PVE_SCRIPT;
   if (options_.pvesh_script.empty()) options_.pvesh_script = PBK_FAKE_PVESH_SCRIPT;
+  if (options_.pmxcfs_script.empty()) options_.pmxcfs_script = PBK_FAKE_PMXCFS_SCRIPT;
+  if (options_.vzdump_conf.empty()) options_.vzdump_conf = options_.root + "/node-etc/vzdump.conf";
   if (options_.work_dir.empty()) options_.work_dir = ".";
   port_file_ = options_.work_dir + "/pve.port";
   log_path_ = options_.work_dir + "/pve-events.jsonl";
@@ -51,9 +53,30 @@ FakePve::FakePve(FakePveOptions options) : options_(std::move(options)) {
   stderr_path_ = options_.work_dir + "/pve.stderr";
   std::error_code ignored;
   std::filesystem::create_directories(options_.root, ignored);
+  // The tree is there before any server or pvesh runs; Start() reports a failure.
+  std::string err;
+  RunPmxcfs({"init"}, &err);
 }
 
-FakePve::~FakePve() { Stop(); }
+FakePve::~FakePve() {
+  Stop();
+  // An immutable tree would outlive the test's folder.
+  if (no_quorum_) SetNoQuorum(false);
+}
+
+bool FakePve::RunPmxcfs(const std::vector<std::string>& args, std::string* err) const {
+  std::vector<std::string> argv = {options_.python, options_.pmxcfs_script};
+  argv.insert(argv.end(), args.begin(), args.end());
+  for (const std::string& option : {std::string("--root"), options_.root,
+                                    std::string("--node"), options_.node,
+                                    std::string("--vzdump-conf"), options_.vzdump_conf}) {
+    argv.push_back(option);
+  }
+  RunResult result = Run(argv, nullptr, std::chrono::seconds(20));
+  if (result.exit_code == 0) return true;
+  *err = "pmxcfs.py " + args.front() + ": " + result.Describe() + ": " + result.err;
+  return false;
+}
 
 bool FakePve::Start(std::string* err) {
   process_.Stop();
@@ -76,7 +99,11 @@ bool FakePve::Start(std::string* err) {
                                    "--port",
                                    std::to_string(port_),
                                    "--auth-fail-delay",
-                                   delay};
+                                   delay,
+                                   "--node",
+                                   options_.node,
+                                   "--vzdump-conf",
+                                   options_.vzdump_conf};
   return StartListening(&process_, argv, "fake_pve", port_file_, stdout_path_, stderr_path_,
                         &port_, err);
 }
@@ -101,10 +128,42 @@ bool FakePve::SetPveshMode(const std::string& mode) const {
   return SetSwitch(RootPath("pvesh-mode"), mode);
 }
 
-bool FakePve::SetNoQuorum(bool on) const {
-  const std::string path = RootPath("no-quorum");
-  if (on) return WriteAll(path, "");
-  return unlink(path.c_str()) == 0 || errno == ENOENT;
+bool FakePve::SetNoQuorum(bool on) {
+  std::string err;
+  if (!RunPmxcfs({"quorum", on ? "off" : "on"}, &err)) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return false;
+  }
+  no_quorum_ = on;
+  return true;
+}
+
+bool FakePve::SetMembers(const std::string& cluster, const std::vector<std::string>& nodes,
+                         const std::vector<std::string>& offline) const {
+  std::vector<std::string> args = {"members"};
+  if (!cluster.empty()) {
+    auto join = [](const std::vector<std::string>& names) {
+      std::string text;
+      for (const std::string& name : names) text += (text.empty() ? "" : ",") + name;
+      return text;
+    };
+    args.insert(args.end(), {"--cluster", cluster, "--nodes", join(nodes), "--offline",
+                             join(offline)});
+  }
+  std::string err;
+  if (RunPmxcfs(args, &err)) return true;
+  std::fprintf(stderr, "%s\n", err.c_str());
+  return false;
+}
+
+std::string FakePve::vzdump_conf_path() const { return options_.vzdump_conf; }
+
+std::vector<nlohmann::json> FakePve::VzdumpCalls() const {
+  std::vector<nlohmann::json> calls;
+  for (auto& event : Events()) {
+    if (EventName(event) == "vzdump") calls.push_back(std::move(event));
+  }
+  return calls;
 }
 
 bool FakePve::WriteRootFile(const std::string& name, const std::string& content) const {

@@ -1,8 +1,10 @@
 // The fake Proxmox VE (tests/fakes/fake_pve.py, the REST API over TLS, and
 // tests/fakes/fake_pvesh.py, pvesh acting as root@pam) as servers and
 // programs a test owns. Both work on one folder ROOT that plays /etc/pve:
-// jobs.cfg, vzdump.cron, and the fault switches api-mode, pvesh-mode and
-// no-quorum, which the fakes read on every request or call.
+// jobs.cfg, vzdump.cron, the pmxcfs tree (.members, nodes/<node>/, priv/,
+// priv/lock/; tests/fakes/pmxcfs.py), the node's /etc/vzdump.conf (at
+// ROOT/node-etc/vzdump.conf unless moved), and the fault switches api-mode,
+// pvesh-mode and no-quorum, which the fakes read on every request or call.
 #pragma once
 
 #include <sys/types.h>
@@ -21,7 +23,17 @@ struct FakePveOptions {
   std::string root;    // the folder that plays /etc/pve; created when missing
   std::string cert;    // server certificate (PEM), e.g. pve.pem of MakeTestCertificates
   std::string key;     // its key
-  std::string tokens;  // JSON file {"USER@REALM!TOKEN": {"secret": …, "privs": [...]}}
+  // JSON file of credentials, read at every request:
+  //   {"USER@REALM!TOKEN": {"secret": …, "privs": [...]},       an API token
+  //    "USER@REALM": {"ticket": …, "csrf": …, "privs": [...]}}  a user logged in
+  // A token has VM.Audit on every guest unless "vm_audit": false (none) or
+  // a list of vmids; only the user root@pam (a ticket) is root. See
+  // tests/fakes/fake_pve.py.
+  std::string tokens;
+  std::string node = "pve1";  // this node's name
+  // The file that plays /etc/vzdump.conf; empty: ROOT/node-etc/vzdump.conf.
+  // Created with PVE's shipped default when missing.
+  std::string vzdump_conf;
   // Where the port file, the REST event log, the pvesh call log and the
   // server's stdout/stderr go.
   std::string work_dir;
@@ -30,6 +42,7 @@ struct FakePveOptions {
   std::string python = "/usr/bin/python3";
   std::string script;        // empty: tests/fakes/fake_pve.py of this source tree
   std::string pvesh_script;  // empty: tests/fakes/fake_pvesh.py of this source tree
+  std::string pmxcfs_script;  // empty: tests/fakes/pmxcfs.py of this source tree
 };
 
 class FakePve {
@@ -63,7 +76,21 @@ class FakePve {
   // The fault switches in ROOT. "" or "normal" removes the file.
   bool SetMode(const std::string& mode) const;       // ROOT/api-mode
   bool SetPveshMode(const std::string& mode) const;  // ROOT/pvesh-mode
-  bool SetNoQuorum(bool on) const;                   // ROOT/no-quorum
+  // Without quorum: ROOT/no-quorum exists (the fakes refuse job writes as
+  // PVE does), and nodes/ and priv/ refuse every write at the file system
+  // (immutable when the tests run as root, read-only otherwise), while
+  // reads work. The destructor gives the quorum back.
+  bool SetNoQuorum(bool on);
+
+  // ROOT/.members: standalone (CLUSTER empty: only nodename and version)
+  // or a cluster of NODES (this node among them) with OFFLINE ones.
+  bool SetMembers(const std::string& cluster, const std::vector<std::string>& nodes,
+                  const std::vector<std::string>& offline = {}) const;
+  // The file that plays /etc/vzdump.conf on this node.
+  std::string vzdump_conf_path() const;
+  // Every POST /nodes/{node}/vzdump ("Run now"): {"node", "user", "params",
+  // "status", "result", "error", "errors"}, oldest first.
+  std::vector<nlohmann::json> VzdumpCalls() const;
   // Writes ROOT/NAME with exactly CONTENT.
   bool WriteRootFile(const std::string& name, const std::string& content) const;
   std::string ReadRootFile(const std::string& name) const;
@@ -89,7 +116,10 @@ class FakePve {
   std::string probe_log_path_;
   std::string stdout_path_;
   std::string stderr_path_;
+  bool no_quorum_ = false;
   BackgroundProcess process_;
+
+  bool RunPmxcfs(const std::vector<std::string>& args, std::string* err) const;
 };
 
 }  // namespace pbk::testing

@@ -47,7 +47,7 @@ pve-http-server does (PVE/APIServer/AnyEvent.pm `response`, after
 --auth-fail-delay seconds): the status line with "No ticket" (no
 credentials) or "authentication failure" as reason, NO body, NO
 Content-Length, "Connection: close", then the connection is closed. 403 "Permission
-check failed (/, Sys.Modify)" {"data":null}; 400 "Parameter verification
+check failed (/, Sys.Modify)" {"data":null,"message":...}; 400 "Parameter verification
 failed." {"data":null,"errors":{...},"message":...}; 500 {"data":null,
 "message":"no such vzdump job\\n"}.
 
@@ -322,7 +322,7 @@ class FakePve:
             answer = bare(401, "authentication failure")
         elif mode == "403":
             privilege = self._route_privilege(request.method, path) or "Sys.Audit"
-            answer = bare(403, f"Permission check failed (/, {privilege})")
+            answer = failure(pve_node.permission_denied("/", [privilege]))
         elif mode == "500":
             answer = Answer(500, "internal error", {"data": None, "message": "internal error\n"})
         elif mode in ("normal", "malformed", "truncated"):
@@ -448,7 +448,7 @@ class FakePve:
         schema_path, uri_params = route
         privilege = self._schema.privilege(schema_path, method)
         if privilege is not None and not caller.has(privilege, "/"):
-            return bare(403, f"Permission check failed (/, {privilege})")
+            return failure(pve_node.permission_denied("/", [privilege]))
         given = dict(query)
         if method in ("PUT", "POST"):
             given.update(params)

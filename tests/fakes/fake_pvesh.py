@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Fake pvesh, acting as root@pam on a folder ROOT that plays /etc/pve.
 
-  fake_pvesh.py --root ROOT --log LOG [--schema FILE] <pvesh arguments>
+  fake_pvesh.py --root ROOT --log LOG [--schema FILE] [--vzdump-conf FILE]
+                <pvesh arguments>
 
 Tests install it as pvesh through a wrapper:
   #!/bin/sh
@@ -12,8 +13,12 @@ It depends on no environment variable, as pvesh may run with almost none.
   pvesh get /cluster/backup/<id> --output-format json   one job
   pvesh get /cluster/resources [--type vm] --output-format json
   pvesh get /version --output-format json
+  pvesh get /nodes/<node>/vzdump/defaults [--storage ID] --output-format json
+  pvesh create /nodes/<node>/vzdump --vmid 100 ...      prints the UPID
   pvesh set /cluster/backup/<id> --key value ... [--delete a,b]
                                                         prints nothing
+The node calls answer as fake_pve.py does for root@pam (pve_node.py);
+--vzdump-conf moves the file that plays /etc/vzdump.conf as it does there.
 JSON output has sorted keys and ends with a newline ("json-pretty" indents;
 "text" and "yaml" print indented JSON too). Errors go to stderr with exit
 code 255: "no such vzdump job", "400 Parameter verification failed." with a
@@ -41,13 +46,14 @@ import time
 # The tests run these from the source tree, which must stay as it is.
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pve_node  # noqa: E402
 import pve_state  # noqa: E402
 
 COMMANDS = ("get", "set", "create", "delete", "ls", "usage", "help")
 OUTPUT_FORMATS = ("text", "json", "json-pretty", "yaml")
 # pvesh's own options; everything else is a parameter of the API call.
 FORMAT_FLAGS = ("noproxy", "noborder", "noheader", "human-readable", "quiet")
-FAKE_OPTIONS = ("--root", "--log", "--schema")
+FAKE_OPTIONS = ("--root", "--log", "--schema", "--vzdump-conf")
 
 
 class CallError(Exception):
@@ -68,7 +74,7 @@ def split_fake_options(argv):
         i += 2
     if "root" not in own or "log" not in own:
         raise CallError("usage: fake_pvesh.py --root ROOT --log LOG [--schema FILE] "
-                        "<pvesh arguments>")
+                        "[--vzdump-conf FILE] <pvesh arguments>")
     return own, argv[i:]
 
 
@@ -122,12 +128,43 @@ def normalize(path):
     return path
 
 
-def call(state, schema, command, path, output, words):
+def call_node(node_api, schema, command, path, words):
+    """/nodes/{node}/vzdump/defaults and /nodes/{node}/vzdump, as root@pam."""
+    parts = path.split("/")
+    node = parts[2]
+    if command == "get" and parts[3:] == ["vzdump", "defaults"]:
+        props = {"storage": dict(schema.put_props["storage"], optional=1)}
+    elif command == "create" and parts[3:] == ["vzdump"]:
+        props = node_api.vzdump_props
+    else:
+        raise CallError(f"No '{command}' handler defined for '{path}'")
+    try:
+        found, bare = pve_state.get_options(props, words, arg_param="vmid" if command ==
+                                            "create" else None, unknown_ok=True)
+    except pve_state.GetoptError as e:
+        raise CallError(f"{e}\n400 unable to parse option\n{usage(command)}") from None
+    if bare:
+        raise CallError(f"400 too many arguments\n{usage(command)}")
+    try:
+        if command == "create":
+            return node_api.check_vzdump(node, found, pve_node.ROOT_CALLER)
+        schema.check_params_with(dict(props, node=schema.put_props["node"]),
+                                 dict(found, node=node))
+        return node_api.defaults(node, pve_node.ROOT_CALLER, found.get("storage"))
+    except pve_state.PveError as e:
+        if e.errors:
+            raise param_failure(e.errors, command) from None
+        raise CallError(e.message.rstrip("\n")) from None
+
+
+def call(state, schema, command, path, output, words, vzdump_conf=None):
     """Runs one pvesh command; returns the data to print."""
     if output not in OUTPUT_FORMATS:
         raise param_failure({"output-format": f"value '{output}' does not have a value in "
                              "the enumeration '" + ", ".join(OUTPUT_FORMATS) + "'"}, command)
     path = normalize(path)
+    if path.startswith("/nodes/") and len(path.split("/")) >= 4:
+        return call_node(pve_node.Node(state, None, vzdump_conf), schema, command, path, words)
     method = {"get": "GET", "set": "PUT", "create": "POST", "delete": "DELETE"}.get(command)
     parts = path.split("/")
     if path == "/cluster/backup":
@@ -206,7 +243,7 @@ def run(own, args, mode):
         schema = pve_state.Schema(own.get("schema"))
         state = pve_state.PveState(own["root"], schema)
         output, words = split_format_options(args[2:])
-        data = call(state, schema, command, args[1], output, words)
+        data = call(state, schema, command, args[1], output, words, own.get("vzdump-conf"))
     except CallError as e:
         return e.status, b"", e.message + "\n"
     except (OSError, ValueError, KeyError) as e:

@@ -84,7 +84,7 @@ class Node:
     def __init__(self, state, local_node, vzdump_conf=None):
         self.state = state
         self.schema = state.schema
-        self.local_node = local_node
+        self.local_node = local_node or pmxcfs.DEFAULT_NODE
         self.vzdump_conf = vzdump_conf
         self.vzdump_props = dict(self.schema.vzdump_props, **VZDUMP_EXTRA)
 

@@ -95,6 +95,17 @@ class FakePveTest(unittest.TestCase):
         answer = self.server.request("GET", "/api2/json/cluster/backup")
         self.assertEqual((answer.status, answer.reason), (401, "No ticket"))
 
+    # --- errors carry "message" since PVE 8.4 (pve-backup-api.md) ---------
+
+    def test_403_names_the_privilege_in_reason_and_message(self):
+        answer = self.server.request("PUT", "/api2/json/cluster/backup/backup-1",
+                                     token_header(TOKEN, SECRET), form={"script": "/x"})
+        self.assertEqual(answer.status, 403)
+        self.assertEqual(answer.reason, "Permission check failed (/, Sys.Modify)")
+        self.assertEqual(answer.json(), {"data": None,
+                                         "message": "Permission check failed (/, Sys.Modify)\n"})
+        self.assertEqual(answer.header("Content-Type"), "application/json;charset=UTF-8")
+
     # --- guests and VM.Audit (pve-backup-api.md, where the guests are) ----
 
     def test_resources_show_guests_to_a_token_with_vm_audit(self):
@@ -156,6 +167,25 @@ class FakePveTest(unittest.TestCase):
                          "/other/hook")
         self.assertEqual(self.get("/nodes/pve3/vzdump/defaults").status, 595)
         self.assertEqual(self.get("/nodes/pve9/vzdump/defaults").status, 500)
+
+    def pvesh(self, *args):
+        return subprocess.run([sys.executable, os.path.join(fakes_testlib.HERE, "fake_pvesh.py"),
+                               "--root", self.root, "--log", os.path.join(self.folder, "pvesh"),
+                               *args], capture_output=True, text=True, check=False)
+
+    def test_pvesh_reads_the_same_defaults_as_the_api(self):
+        self.write_conf("script: /var/lib/vz/snippets/hook.sh\nmailto: a@example.org\n")
+        rest = self.get("/nodes/pve1/vzdump/defaults").json()["data"]
+        result = self.pvesh("get", "/nodes/pve1/vzdump/defaults", "--output-format", "json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(json.loads(result.stdout), rest)
+
+    def test_pvesh_and_the_api_see_one_job_list(self):
+        with open(os.path.join(self.root, "jobs.cfg"), "w", encoding="utf-8") as f:
+            f.write("vzdump: backup-1\n\tschedule 21:00\n\tall 1\n\tenabled 1\n")
+        set_result = self.pvesh("set", "/cluster/backup/backup-1", "--script", "/x/hook")
+        self.assertEqual((set_result.returncode, set_result.stdout), (0, ""))
+        self.assertEqual(self.get("/cluster/backup/backup-1").json()["data"]["script"], "/x/hook")
 
     # --- POST /nodes/{node}/vzdump: "Run now" (pve-hook-placement.md) ----
 

@@ -177,7 +177,8 @@ std::string FakePve::InstallPvesh(const std::string& dir) const {
   std::filesystem::create_directories(dir, ignored);
   const std::string path = dir + "/pvesh";
   const std::string text = "#!/bin/sh\nexec " + options_.python + " " + options_.pvesh_script +
-                           " --root " + options_.root + " --log " + pvesh_log_path_ + " \"$@\"\n";
+                           " --root " + options_.root + " --log " + pvesh_log_path_ +
+                           " --vzdump-conf " + options_.vzdump_conf + " \"$@\"\n";
   if (!WriteAll(path, text) || chmod(path.c_str(), 0755) != 0) return "";
   return path;
 }

@@ -46,7 +46,6 @@ import time
 # The tests run these from the source tree, which must stay as it is.
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pve_node  # noqa: E402
 import pve_state  # noqa: E402
 
 COMMANDS = ("get", "set", "create", "delete", "ls", "usage", "help")
@@ -128,8 +127,11 @@ def normalize(path):
     return path
 
 
-def call_node(node_api, schema, command, path, words):
+def call_node(state, schema, command, path, words, vzdump_conf):
     """/nodes/{node}/vzdump/defaults and /nodes/{node}/vzdump, as root@pam."""
+    # Imported here: every job call would pay for it, and pvesh's callers time them.
+    import pve_node  # pylint: disable=import-outside-toplevel
+    node_api = pve_node.Node(state, None, vzdump_conf)
     parts = path.split("/")
     node = parts[2]
     if command == "get" and parts[3:] == ["vzdump", "defaults"]:
@@ -164,7 +166,7 @@ def call(state, schema, command, path, output, words, vzdump_conf=None):
                              "the enumeration '" + ", ".join(OUTPUT_FORMATS) + "'"}, command)
     path = normalize(path)
     if path.startswith("/nodes/") and len(path.split("/")) >= 4:
-        return call_node(pve_node.Node(state, None, vzdump_conf), schema, command, path, words)
+        return call_node(state, schema, command, path, words, vzdump_conf)
     method = {"get": "GET", "set": "PUT", "create": "POST", "delete": "DELETE"}.get(command)
     parts = path.split("/")
     if path == "/cluster/backup":

@@ -21,7 +21,6 @@ Command line, for tests that need the tree without a server:
   pmxcfs.py quorum  --root ROOT on|off
 """
 
-import argparse
 import array
 import fcntl
 import json
@@ -185,6 +184,7 @@ def set_quorum(root, on):
 
 
 def parse_args(argv):
+    import argparse  # pylint: disable=import-outside-toplevel
     parser = argparse.ArgumentParser(description="The emulated node's pmxcfs tree.")
     parser.add_argument("command", choices=["init", "members", "quorum"])
     parser.add_argument("state", nargs="?", choices=["on", "off"], help="quorum on or off")

@@ -73,8 +73,6 @@ HEADER_LIMIT = 16 * 1024
 # and so that closing the socket does not reset the connection before the
 # client has read the answer.
 BODY_LIMIT = 1024 * 1024
-IO_TIMEOUT = 30.0
-CLOSE_TIMEOUT = 1.0
 # Node's server.keepAliveTimeout.
 KEEP_ALIVE_TIMEOUT = 5.0
 # Express matches routes case-insensitively and allows a trailing slash.
@@ -111,11 +109,6 @@ def kuma_view(query):
         "msg": js_string(query.get("msg") or "OK"),
         "ping": js_parse_float(js_string(query.get("ping"))),
     }
-
-
-def parse_query(text):
-    parsed = urllib.parse.parse_qs(text, keep_blank_values=True)
-    return {key: values[0] if len(values) == 1 else values for key, values in parsed.items()}
 
 
 def reason_phrase(status):
@@ -172,8 +165,8 @@ class NodeError:
 
     def encode(self, keep_alive_timeout):
         del keep_alive_timeout
-        head = f"HTTP/1.1 {self.status} {reason_phrase(self.status)}\r\nConnection: close\r\n\r\n"
-        return head.encode("ascii")
+        return fake_server.status_only(self.status, reason_phrase(self.status),
+                                       ["Connection: close"])
 
 
 def wants_close(version, headers):
@@ -194,17 +187,11 @@ class FakeKuma:
             self._tokens = {t for t in args.tokens.split(",") if t}
         self._tokens_file = args.tokens_file
         self._log = log
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        try:
-            self._context.load_cert_chain(args.cert, args.key)
-        except (OSError, ssl.SSLError) as e:
-            raise fake_server.StartupError(f"loading {args.cert} and {args.key}: {e}") from e
+        self._context = fake_server.tls_context(args.cert, args.key)
         self._context.sni_callback = self._on_sni
         # The callback runs inside do_handshake, on the connection's own thread.
         self._handshake = threading.local()
-        # Hung connections must stay referenced, or collecting them would close them.
-        self._held = []
-
+        self._held = fake_server.Holder()
 
     def _token_exists(self, token):
         """As Kuma: only a monitor's token takes pushes (every token without a list)."""
@@ -215,6 +202,7 @@ class FakeKuma:
             except OSError:
                 return False
         return self._tokens is None or token in self._tokens
+
     def _on_sni(self, ssl_socket, server_name, context):
         self._handshake.sni = server_name
         return None
@@ -224,13 +212,13 @@ class FakeKuma:
 
     def on_connection(self, conn):
         if self._mode == "hang-accept":
-            self._held.append(conn)
+            self._held.keep(conn)
             self._log.write("accepted")
             return
         fake_server.spawn(self._handle, conn)
 
     def _handle(self, raw):
-        raw.settimeout(IO_TIMEOUT)
+        raw.settimeout(fake_server.IO_TIMEOUT)
         self._handshake.sni = None
         accepted = fake_server.accept_tls(self._context, raw, self._log,
                                           lambda: {"sni": self._handshake.sni})
@@ -247,53 +235,45 @@ class FakeKuma:
                     break
                 answer, close, pending = exchange
                 if self._mode == "hang-response":
-                    self._held.append(conn)
-                    threading.Event().wait()
+                    self._held.hang(conn)
                 if self._mode in ("close-after-answer", "reset-after-answer"):
                     conn.sendall(answer.encode(self._keep_alive_timeout))
                     if self._mode == "reset-after-answer":
                         # No close_notify, and an RST instead of a FIN.
                         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                         struct.pack("ii", 1, 0))
+                        conn.close()
                         return
                     break
                 conn.sendall(answer.encode(None if close else self._keep_alive_timeout))
                 served += 1
                 if close:
                     break
-            conn.settimeout(CLOSE_TIMEOUT)
-            conn.unwrap()
         except (ssl.SSLError, OSError):
             pass
-        finally:
-            conn.close()
+        fake_server.close_tls(conn)
 
     def _read_head(self, conn, data, sni, connection, served):
         """Reads on from DATA until it holds a whole request head. Returns
         (the data, where the head ends), or the answer refusing it, or None
         when the connection ended first."""
-        while True:
-            end = data.find(b"\r\n\r\n")
-            if end >= 0 and end + 4 <= HEADER_LIMIT:
-                return data, end
-            if end >= 0 or len(data) > HEADER_LIMIT:
-                return self._refuse(data, sni, connection, 431)
+        def timeout(data):
             # Between two requests Node waits keepAliveTimeout for the next.
-            conn.settimeout(IO_TIMEOUT if served == 0 or data else self._keep_alive_timeout)
-            # A client that checks the server's name only after the handshake
-            # (curl does) rejects the certificate here, by closing silently.
-            error = None
-            try:
-                chunk = conn.recv(65536)
-            except (ssl.SSLError, OSError) as e:
-                chunk, error = b"", str(e)
-            if not chunk:
-                # A kept-alive connection may end between two requests.
-                if served == 0 or data:
-                    self._log.write("no_request", bytes=len(data), error=error, sni=sni,
-                                    connection=connection)
-                return None
-            data += chunk
+            return fake_server.IO_TIMEOUT if served == 0 or data else self._keep_alive_timeout
+
+        try:
+            data, end, error = fake_server.read_head(conn, data, HEADER_LIMIT, timeout)
+        except fake_server.HeadTooLarge:
+            return self._refuse(data, sni, connection, 431)
+        if end is not None:
+            return data, end
+        # A client that checks the server's name only after the handshake
+        # (curl does) rejects the certificate here, by closing silently. A
+        # kept-alive connection may end between two requests.
+        if served == 0 or data:
+            self._log.write("no_request", bytes=len(data), error=error, sni=sni,
+                            connection=connection)
+        return None
 
     def _exchange(self, conn, sni, connection, data, served):
         """Reads one request (DATA is what was read of it already) and logs
@@ -306,20 +286,13 @@ class FakeKuma:
             return head, True, b""
         data, end = head
 
-        lines = data[:end].split(b"\r\n")
-        request_line = self._split_request_line(lines[0])
-        if request_line is None:
+        head = fake_server.parse_head(data[:end])
+        if head is None:
             return self._refuse(data, sni, connection, 400), True, b""
-        method, target, version = request_line
-        headers = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or not name or name != name.strip():
-                return self._refuse(data, sni, connection, 400), True, b""
-            headers.setdefault(name.decode("latin-1").lower(), value.strip().decode("latin-1"))
+        method, target, version, headers = head
 
         path, _, query_text = target.partition("?")
-        query = parse_query(query_text)
+        query = fake_server.parse_query(query_text)
         route = PUSH_ROUTE.match(path)
         is_push = route is not None and method in ("GET", "HEAD")
         token = urllib.parse.unquote(route.group(1)) if is_push else None
@@ -349,18 +322,11 @@ class FakeKuma:
             return answer, True, b""
         return answer, wants_close(version, headers), rest
 
-    @staticmethod
-    def _split_request_line(line):
-        parts = line.split(b" ")
-        if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2].startswith(b"HTTP/"):
-            return None
-        return tuple(part.decode("latin-1") for part in parts)
-
     def _refuse(self, data, sni, connection, status):
         # Log what can be read of the request line, so a test sees which
         # request was refused.
         first, newline, _ = data.partition(b"\r\n")
-        request_line = self._split_request_line(first) if newline else None
+        request_line = fake_server.parse_request_line(first) if newline else None
         method, target, _ = request_line if request_line else (None, None, None)
         path = target.partition("?")[0] if target is not None else None
         self._log.write("request", method=method, path=path, token=None, query=None,
@@ -391,12 +357,7 @@ class FakeKuma:
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Fake Uptime Kuma push endpoint over TLS.")
-    parser.add_argument("--cert", required=True, help="server certificate (PEM)")
-    parser.add_argument("--key", required=True, help="server private key (PEM)")
-    parser.add_argument("--port-file", required=True,
-                        help="written with the listening port once the server listens")
-    parser.add_argument("--log", required=True, help="JSON-lines event log, appended to")
-    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 lets the OS pick")
+    fake_server.server_arguments(parser)
     parser.add_argument("--tokens",
                         help="comma-separated push tokens that exist; without it every "
                              "token exists, with an empty list none does")
@@ -413,8 +374,7 @@ def parse_args(argv):
     parser.add_argument("--status", type=int,
                         help="answer every push with this status and an error body")
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        parser.error("--port must be 0..65535")
+    fake_server.check_server_arguments(parser, args)
     if not args.keep_alive_timeout > 0:
         parser.error("--keep-alive-timeout must be positive")
     if args.status is not None and not 100 <= args.status <= 599:

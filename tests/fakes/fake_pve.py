@@ -83,10 +83,8 @@ import hmac
 import json
 import os
 import re
-import socket
 import ssl
 import sys
-import threading
 import time
 import urllib.parse
 
@@ -101,9 +99,6 @@ import pve_state  # noqa: E402
 HEADER_LIMIT = 64 * 1024
 # pveproxy refuses larger request bodies.
 BODY_LIMIT = 64 * 1024
-# How long a kept-alive connection may idle, and a client take per read.
-IO_TIMEOUT = 30.0
-CLOSE_TIMEOUT = 1.0
 API_PREFIX = "/api2/json"
 MALFORMED_BODY = b'{"data":[{"id":'
 RESOURCE_TYPES = ("vm", "storage", "node", "sdn")
@@ -202,13 +197,8 @@ class FakePve:
         except OSError as e:
             raise fake_server.StartupError(f"preparing {args.root}: {e}") from e
         self._node = pve_node.Node(self._state, args.node, args.vzdump_conf)
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        try:
-            self._context.load_cert_chain(args.cert, args.key)
-        except (OSError, ssl.SSLError) as e:
-            raise fake_server.StartupError(f"loading {args.cert} and {args.key}: {e}") from e
-        # Hung connections must stay referenced, or collecting them would close them.
-        self._held = []
+        self._context = fake_server.tls_context(args.cert, args.key)
+        self._held = fake_server.Holder()
 
     def describe(self):
         return ""
@@ -217,7 +207,7 @@ class FakePve:
         fake_server.spawn(self._handle, conn)
 
     def _handle(self, raw):
-        raw.settimeout(IO_TIMEOUT)
+        raw.settimeout(fake_server.IO_TIMEOUT)
         accepted = fake_server.accept_tls(self._context, raw, self._log)
         if accepted is None:
             return
@@ -234,42 +224,27 @@ class FakePve:
                     break
                 outcome = self._serve(conn, request, connection)
                 if outcome == "drop":
+                    conn.close()
                     return
                 if outcome == "close":
                     break
-            conn.settimeout(CLOSE_TIMEOUT)
-            conn.unwrap()
         except (ssl.SSLError, OSError):
             pass
-        finally:
-            conn.close()
+        fake_server.close_tls(conn)
 
     @staticmethod
     def _read_request(conn, data):
         """Reads one request; returns it (or None at end of input) and what follows it."""
-        while True:
-            end = data.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            if len(data) > HEADER_LIMIT:
-                raise BadRequest(431, "Request Header Fields Too Large")
-            try:
-                chunk = conn.recv(65536)
-            except (ssl.SSLError, OSError):
-                return None, b""
-            if not chunk:
-                return None, b""
-            data += chunk
-        lines = data[:end].decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        try:
+            data, end, _ = fake_server.read_head(conn, data, HEADER_LIMIT)
+        except fake_server.HeadTooLarge:
+            raise BadRequest(431, "Request Header Fields Too Large") from None
+        if end is None:
+            return None, b""
+        head = fake_server.parse_head(data[:end])
+        if head is None:
             raise BadRequest(400, "Bad Request")
-        headers = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip():
-                raise BadRequest(400, "Bad Request")
-            headers.setdefault(name.lower(), value.strip())
+        method, target, version, headers = head
         data = data[end + 4:]
         if "chunked" in headers.get("transfer-encoding", "").lower():
             raise BadRequest(501, "chunked transfer encoding not supported")
@@ -289,7 +264,7 @@ class FakePve:
             if not chunk:
                 return None, b""
             data += chunk
-        request = Request(parts[0], parts[1], parts[2], headers, data[:length])
+        request = Request(method, target, version, headers, data[:length])
         return request, data[length:]
 
     def _serve(self, conn, request, connection):
@@ -297,7 +272,7 @@ class FakePve:
         mode = pve_state.read_mode(self._root, "api-mode")
         raw_path, _, query_text = request.target.partition("?")
         path = urllib.parse.unquote(raw_path)
-        query = parse_form(query_text)
+        query = fake_server.parse_query(query_text)
         try:
             params = self._body_params(request)
             body_error = None
@@ -310,8 +285,7 @@ class FakePve:
 
         if mode == "hang":
             self._log.write("request", **entry, status=None)
-            self._held.append(conn)
-            threading.Event().wait()
+            self._held.hang(conn)
         delay = pve_state.slow_seconds(mode)
         if delay is not None:
             time.sleep(delay)
@@ -365,7 +339,7 @@ class FakePve:
             if not isinstance(params, dict):
                 raise BadRequest(400, "JSON body is not an object")
             return params
-        return parse_form(request.body.decode("utf-8", "replace"))
+        return fake_server.parse_query(request.body.decode("utf-8", "replace"))
 
     def _authenticate(self, headers):
         """The caller whose token secret or ticket matches, else None."""
@@ -517,16 +491,10 @@ class FakePve:
     @staticmethod
     def _send_status_only(conn, answer):
         """A status-only answer: no body, no Content-Length, the connection closed after it."""
-        reason = answer.reason.replace("\r", " ").replace("\n", " ")
         now = email.utils.formatdate(usegmt=True)
-        lines = [f"HTTP/1.1 {answer.status} {reason}",
-                 "Cache-Control: max-age=0",
-                 "Connection: close",
-                 f"Date: {now}",
-                 "Pragma: no-cache",
-                 "Server: pve-api-daemon/3.0",
-                 f"Expires: {now}"]
-        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"))
+        conn.sendall(fake_server.status_only(answer.status, answer.reason, [
+            "Cache-Control: max-age=0", "Connection: close", f"Date: {now}",
+            "Pragma: no-cache", "Server: pve-api-daemon/3.0", f"Expires: {now}"]))
 
     def _send(self, conn, answer, keep_alive, body=None):
         if body is None:
@@ -534,22 +502,11 @@ class FakePve:
         conn.sendall(self._head(answer.status, answer.reason, len(body), keep_alive) + body)
 
 
-def parse_form(text):
-    """Percent-decoded parameters: a string each, a list for a repeated key."""
-    parsed = urllib.parse.parse_qs(text, keep_blank_values=True)
-    return {key: values[0] if len(values) == 1 else values for key, values in parsed.items()}
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Fake Proxmox VE REST API over TLS.")
     parser.add_argument("--root", required=True, help="folder that plays /etc/pve")
-    parser.add_argument("--cert", required=True, help="server certificate (PEM)")
-    parser.add_argument("--key", required=True, help="server private key (PEM)")
-    parser.add_argument("--port-file", required=True,
-                        help="written with the listening port once the server listens")
-    parser.add_argument("--log", required=True, help="JSON-lines event log, appended to")
+    fake_server.server_arguments(parser)
     parser.add_argument("--tokens", required=True, help="JSON file of API tokens")
-    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 lets the OS pick")
     parser.add_argument("--auth-fail-delay", type=float, default=0.0, metavar="SECONDS",
                         help="delay before a 401, as PVE waits about 3 s")
     parser.add_argument("--schema", help="cluster-backup.schema.json (default: searched)")
@@ -559,8 +516,7 @@ def parse_args(argv):
                         help="the file that plays /etc/vzdump.conf "
                              "(default ROOT/node-etc/vzdump.conf)")
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        parser.error("--port must be 0..65535")
+    fake_server.check_server_arguments(parser, args)
     if args.auth_fail_delay < 0:
         parser.error("--auth-fail-delay must not be negative")
     if not os.path.isdir(args.root):

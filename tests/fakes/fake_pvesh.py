@@ -127,6 +127,17 @@ def normalize(path):
     return path
 
 
+def read_options(props, words, command, arg_param=None):
+    """The API call's parameters from pvesh's words, or the error pvesh prints."""
+    try:
+        found, bare = pve_state.get_options(props, words, arg_param=arg_param, unknown_ok=True)
+    except pve_state.GetoptError as e:
+        raise CallError(f"{e}\n400 unable to parse option\n{usage(command)}") from None
+    if bare:
+        raise CallError(f"400 too many arguments\n{usage(command)}")
+    return found
+
+
 def call_node(state, schema, command, path, words, vzdump_conf):
     """/nodes/{node}/vzdump/defaults and /nodes/{node}/vzdump, as root@pam."""
     # Imported here: every job call would pay for it, and pvesh's callers time them.
@@ -140,13 +151,7 @@ def call_node(state, schema, command, path, words, vzdump_conf):
         props = node_api.vzdump_props
     else:
         raise CallError(f"No '{command}' handler defined for '{path}'")
-    try:
-        found, bare = pve_state.get_options(props, words, arg_param="vmid" if command ==
-                                            "create" else None, unknown_ok=True)
-    except pve_state.GetoptError as e:
-        raise CallError(f"{e}\n400 unable to parse option\n{usage(command)}") from None
-    if bare:
-        raise CallError(f"400 too many arguments\n{usage(command)}")
+    found = read_options(props, words, command, arg_param="vmid" if command == "create" else None)
     try:
         if command == "create":
             return node_api.check_vzdump(node, found, pve_node.ROOT_CALLER)
@@ -190,12 +195,7 @@ def call(state, schema, command, path, output, words, vzdump_conf=None):
                           "enum": ["vm", "storage", "node", "sdn"]}}
     else:
         props = schema.params(schema_path, method)
-    try:
-        found, bare = pve_state.get_options(props, words, unknown_ok=True)
-    except pve_state.GetoptError as e:
-        raise CallError(f"{e}\n400 unable to parse option\n{usage(command)}") from None
-    if bare:
-        raise CallError(f"400 too many arguments\n{usage(command)}")
+    found = read_options(props, words, command)
 
     try:
         if schema_path == "/cluster/resources":

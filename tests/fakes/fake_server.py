@@ -9,7 +9,11 @@ and the server side of the TLS handshake, which logs every connection:
 
 N counts the connections that completed the handshake, from 1, so a test
 can tell how many TLS handshakes a client made and which requests shared
-one connection (the fakes put N into their "request" events)."""
+one connection (the fakes put N into their "request" events).
+
+Also shared: the command-line options every fake takes (server_arguments),
+the TLS context, reading and parsing a request head, query strings,
+status-only answers, holding a hung connection, and closing one."""
 import itertools
 import json
 import os
@@ -20,8 +24,12 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 
 LISTEN_HOST = "127.0.0.1"
+# How long a client may take per read, and the TLS close may take.
+IO_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 1.0
 
 
 class Stop(Exception):
@@ -109,6 +117,120 @@ def _peer_port(conn):
         return conn.getpeername()[1]
     except OSError:
         return None
+
+
+def server_arguments(parser):
+    """The options every fake takes: --cert --key --port-file --log --port."""
+    parser.add_argument("--cert", required=True, help="server certificate (PEM)")
+    parser.add_argument("--key", required=True, help="server private key (PEM)")
+    parser.add_argument("--port-file", required=True,
+                        help="written with the listening port once the server listens")
+    parser.add_argument("--log", required=True, help="JSON-lines event log, appended to")
+    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 lets the OS pick")
+
+
+def check_server_arguments(parser, args):
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be 0..65535")
+
+
+def tls_context(cert, key):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as e:
+        raise StartupError(f"loading {cert} and {key}: {e}") from e
+    return context
+
+
+class HeadTooLarge(Exception):
+    pass
+
+
+def read_head(conn, data, limit, timeout=None):
+    """Reads on from DATA until it holds a whole request head of at most
+    LIMIT bytes. Returns (data, where the head ends, None), or (data, None,
+    the error's text or None) when the connection failed or ended first.
+    Raises HeadTooLarge. TIMEOUT(data), when given, sets the socket's
+    timeout before each read."""
+    while True:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0 and end + 4 <= limit:
+            return data, end, None
+        if end >= 0 or len(data) > limit:
+            raise HeadTooLarge()
+        if timeout is not None:
+            conn.settimeout(timeout(data))
+        try:
+            chunk = conn.recv(65536)
+        except (ssl.SSLError, OSError) as e:
+            return data, None, str(e)
+        if not chunk:
+            return data, None, None
+        data += chunk
+
+
+def parse_request_line(line):
+    """(method, target, version) of a request line (bytes), or None."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2].startswith(b"HTTP/"):
+        return None
+    return tuple(part.decode("latin-1") for part in parts)
+
+
+def parse_head(head):
+    """(method, target, version, {lower-case name: first value}) of a request
+    head without its blank line, or None when it is malformed."""
+    lines = head.split(b"\r\n")
+    request_line = parse_request_line(lines[0])
+    if request_line is None:
+        return None
+    headers = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip():
+            return None
+        headers.setdefault(name.decode("latin-1").lower(), value.strip().decode("latin-1"))
+    return request_line + (headers,)
+
+
+def parse_query(text):
+    """Percent-decoded parameters: a string each, a list for a repeated key."""
+    parsed = urllib.parse.parse_qs(text, keep_blank_values=True)
+    return {key: values[0] if len(values) == 1 else values for key, values in parsed.items()}
+
+
+def status_only(status, reason, headers=()):
+    """An answer of a status line and headers, no body and no Content-Length."""
+    reason = reason.replace("\r", " ").replace("\n", " ")
+    lines = [f"HTTP/1.1 {status} {reason}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+class Holder:
+    """Keeps hung connections open (collecting them would close them)."""
+
+    def __init__(self):
+        self._held = []
+
+    def keep(self, conn):
+        self._held.append(conn)
+
+    def hang(self, conn):
+        """Never returns: the connection stays open until the process ends."""
+        self.keep(conn)
+        threading.Event().wait()
+
+
+def close_tls(conn):
+    """Sends the TLS close_notify (briefly) and closes."""
+    try:
+        conn.settimeout(CLOSE_TIMEOUT)
+        conn.unwrap()
+    except (ssl.SSLError, OSError):
+        pass
+    finally:
+        conn.close()
 
 
 def spawn(target, *args):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -109,3 +110,21 @@ class TempFolder:
 
     def remove(self):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+class FakeTestCase(unittest.TestCase):
+    """A certificate for the class, and a folder of its own for each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.temp = TempFolder()
+        cls.cert, cls.key = make_certificate(cls.temp.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.temp.remove()
+
+    def make_folder(self):
+        folder = os.path.join(self.temp.path, self.id().rsplit(".", 1)[-1])
+        os.makedirs(folder)
+        return folder

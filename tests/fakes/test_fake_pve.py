@@ -34,18 +34,9 @@ def token_header(token_id, secret):
     return {"Authorization": f"PVEAPIToken={token_id}={secret}"}
 
 
-class FakePveTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.temp = fakes_testlib.TempFolder()
-        cls.cert, cls.key = fakes_testlib.make_certificate(cls.temp.path)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.temp.remove()
-
+class FakePveTest(fakes_testlib.FakeTestCase):
     def setUp(self):
-        self.folder = os.path.join(self.temp.path, self.id().rsplit(".", 1)[-1])
+        self.folder = self.make_folder()
         self.root = os.path.join(self.folder, "pve")
         os.makedirs(self.root)
         self.tokens = os.path.join(self.folder, "tokens.json")

@@ -31,7 +31,7 @@ Every event goes to the --log file as one JSON object per line:
 holds percent-decoded values from urllib.parse.parse_qs, a string for a single
 value and a list for a repeated key. "raw_target" is the request target
 exactly as sent, each byte read as ISO-8859-1. "kuma" is how Kuma would read
-the push: {"status":"up"|"down","msg":...,"ping":number|null}; null when the
+the push: {"status":"up"|"down","msg":...,"ping":integer|null}; null when the
 request is not a push. "sni" is null when the client sent no server name.
 "connection" numbers the connections from 1 (see fake_server.py); a request
 names the one it came on. "no_request" is a connection that completed TLS
@@ -97,6 +97,12 @@ def js_parse_float(value):
     return number
 
 
+def kuma_ping(value):
+    """What uptime-kuma 2.0.0-dev.0 keeps of a ping: the integer part."""
+    number = js_parse_float(value)
+    return None if number is None else math.trunc(number)
+
+
 def js_string(value):
     # A repeated key reaches Kuma as an array, which JavaScript joins with commas.
     return ",".join(value) if isinstance(value, list) else value
@@ -107,7 +113,7 @@ def kuma_view(query):
     return {
         "status": "up" if status == "up" else "down",
         "msg": js_string(query.get("msg") or "OK"),
-        "ping": js_parse_float(js_string(query.get("ping"))),
+        "ping": kuma_ping(js_string(query.get("ping"))),
     }
 
 

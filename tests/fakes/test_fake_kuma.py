@@ -49,6 +49,11 @@ class FakeKumaTest(fakes_testlib.FakeTestCase):
         self.server.request("GET", f"/api/push/{KNOWN}")
         self.assertEqual(self.server.events("request")[-1]["kuma"]["msg"], "OK")
 
+    def test_ping_keeps_only_its_integer_part(self):
+        for ping, seen in (("1234.9", 1234), ("42", 42), ("abc", None), ("0", None)):
+            self.server.request("GET", f"/api/push/{KNOWN}?ping={ping}")
+            self.assertEqual(self.server.events("request")[-1]["kuma"]["ping"], seen, ping)
+
     def test_a_head_over_16_kib_gets_431_and_a_close(self):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False

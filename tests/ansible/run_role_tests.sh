@@ -22,9 +22,14 @@
 #      play fails naming the job without the hook); a push token for a job
 #      that does not exist (verify's FAIL fails the play). The seed's manual
 #      test pushes through the hook wrapper on pve1 to the fake Kuma.
-#   5. The package alone in a fresh chroot: install without a configuration
-#      starts nothing; remove and purge leave the stub hook; purge removes
-#      /etc/pbk-agent and /var/lib/pbk-agent.
+#   5. The package alone in a fresh chroot (the README's "Install" and
+#      "Uninstalling"): installed, the path and timer units are enabled and
+#      started; a configuration written, check-config passes and verify says
+#      both units are enabled and active, and FAILs naming a stopped timer.
+#      apt remove keeps the configuration, the admin's files and the state
+#      and leaves a stub hook; apt purge drops the configuration and the
+#      state but keeps the admin's CA and token files and the spooled
+#      results; PBK_PURGE_SPOOL=yes drops those too.
 # Prints the figures at the end (apply times for 2 and 3 targets, the second
 # run's changed count). Exits 77 (skipped) without root or when a tool is
 # missing, 1 on any failure, 2 on a usage error.
@@ -612,9 +617,57 @@ for unit in vzdump-hook-guard.path vzdump-hook-guard.timer; do
   [ "$(in_pkg systemctl is-active "$unit" || true)" = active ] || die "$unit is not running after install"
 done
 stub=/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh
-# Something to purge: a configuration and a state file.
-echo '{}' >"$pkg/etc/pbk-agent/config.json"
-touch "$pkg/var/lib/pbk-agent/jobs.json"
+# The admin's part, as in the README's quick start: Kuma's CA, the API
+# token's secret, the configuration.
+pkg_secret="pkgsecret$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+install -m 0644 "$certs/ca.pem" "$pkg/etc/pbk-agent/kuma-ca.pem"
+(umask 077; echo "$pkg_secret" >"$pkg/etc/pbk-agent/pve-token")
+(umask 077; cat >"$pkg/etc/pbk-agent/config.json" <<EOF
+// written as the README's quick start says
+{
+  "node": "pkg",
+  "kuma": { "url": "https://127.0.0.1:$kuma_port", "ca_file": "/etc/pbk-agent/kuma-ca.pem" },
+  "pve": { "token_id": "pbk-agent@pve!guard", "token_secret_file": "/etc/pbk-agent/pve-token",
+           "timeout_seconds": 5 }
+}
+EOF
+)
+in_pkg pbk-agent check-config >"$logs/pkg-check-config.txt" 2>&1 ||
+  { cat "$logs/pkg-check-config.txt"; die "check-config refused the README's configuration"; }
+for unit in vzdump-hook-guard.path vzdump-hook-guard.timer; do
+  [ "$(in_pkg systemctl is-enabled "$unit")" = enabled ] || die "$unit is not enabled with a configuration"
+  [ "$(in_pkg systemctl is-active "$unit" || true)" = active ] || die "$unit is not running with a configuration"
+done
+# verify: both units OK while they run; a stopped timer is a FAIL naming it.
+pkg_verify() {
+  local log=$1
+  set +e
+  in_pkg pbk-agent verify >"$log" 2>&1
+  verify_status=$?
+  set -e
+}
+pkg_verify "$logs/pkg-verify-running.txt"
+for unit in vzdump-hook-guard.path vzdump-hook-guard.timer; do
+  grep -q "^OK *unit $unit: enabled and active" "$logs/pkg-verify-running.txt" ||
+    { cat "$logs/pkg-verify-running.txt"; die "verify does not report $unit enabled and active"; }
+done
+in_pkg systemctl stop vzdump-hook-guard.timer
+pkg_verify "$logs/pkg-verify-stopped.txt"
+in_pkg systemctl start vzdump-hook-guard.timer
+[ "$verify_status" -eq 1 ] ||
+  { cat "$logs/pkg-verify-stopped.txt"; die "verify exits $verify_status with the timer stopped"; }
+grep -q "^FAIL unit vzdump-hook-guard.timer: enabled, inactive" "$logs/pkg-verify-stopped.txt" ||
+  { cat "$logs/pkg-verify-stopped.txt"; die "verify did not FAIL the stopped timer"; }
+grep "^OK *unit vzdump-hook-guard.path\|^FAIL *unit vzdump-hook-guard.timer" "$logs/pkg-verify-stopped.txt" |
+  sed 's/^/  stopped timer: /'
+
+# State as a node has it: a run record, the guard's job list, a result
+# still owed to Kuma.
+state=$pkg/var/lib/pbk-agent
+mkdir -p "$state/runs" "$state/spool"
+echo '{}' >"$state/runs/run-1.json"
+echo '[]' >"$state/jobs.json"
+echo '{"job": "backup-aaaa1111-0001", "status": "up"}' >"$state/spool/1-backup-aaaa1111-0001.json"
 check_stub() {
   local when=$1 out
   [ -x "$pkg$stub" ] || die "no executable stub at $stub after $when"
@@ -624,16 +677,50 @@ check_stub() {
     *) die "the stub prints no WARNING after $when: $out" ;;
   esac
 }
+# expect_paths WHEN present|absent PATH...: what the README says is left.
+expect_paths() {
+  local when=$1 want=$2 path
+  shift 2
+  for path in "$@"; do
+    if [ "$want" = present ]; then
+      [ -e "$pkg$path" ] || die "$when deleted $path"
+    else
+      [ ! -e "$pkg$path" ] || die "$when left $path"
+    fi
+  done
+}
 in_pkg apt-get remove -y -q pbk-agent >"$logs/pkg-remove.txt" 2>&1 ||
   { tail -n 30 "$logs/pkg-remove.txt"; die "apt remove failed"; }
 check_stub "apt remove"
-[ -e "$pkg/etc/pbk-agent/config.json" ] || die "apt remove deleted the configuration"
+expect_paths "apt remove" present /etc/pbk-agent/config.json /etc/pbk-agent/pve-token \
+  /etc/pbk-agent/kuma-ca.pem /var/lib/pbk-agent/jobs.json /var/lib/pbk-agent/runs/run-1.json \
+  /var/lib/pbk-agent/spool/1-backup-aaaa1111-0001.json
+expect_paths "apt remove" absent /usr/bin/pbk-agent /usr/lib/pbk-agent \
+  /lib/systemd/system/vzdump-hook-guard.path /lib/systemd/system/vzdump-hook-guard.timer \
+  /lib/systemd/system/vzdump-hook-guard.service
+echo "  apt remove kept the configuration, the token and CA files and the state"
 in_pkg apt-get purge -y -q pbk-agent >"$logs/pkg-purge.txt" 2>&1 ||
   { tail -n 30 "$logs/pkg-purge.txt"; die "apt purge failed"; }
 check_stub "apt purge"
-[ ! -e "$pkg/etc/pbk-agent" ] || die "apt purge left /etc/pbk-agent"
-[ ! -e "$pkg/var/lib/pbk-agent" ] || die "apt purge left /var/lib/pbk-agent"
-echo "  apt purge removed /etc/pbk-agent and /var/lib/pbk-agent"
+expect_paths "apt purge" absent /etc/pbk-agent/config.json /var/lib/pbk-agent/jobs.json \
+  /var/lib/pbk-agent/runs /etc/systemd/system/timers.target.wants/vzdump-hook-guard.timer \
+  /etc/systemd/system/multi-user.target.wants/vzdump-hook-guard.path
+expect_paths "apt purge" present /etc/pbk-agent/pve-token /etc/pbk-agent/kuma-ca.pem \
+  /var/lib/pbk-agent/spool/1-backup-aaaa1111-0001.json
+grep -q "pbk-agent: kept /var/lib/pbk-agent/spool: 1 result(s) never delivered" "$logs/pkg-purge.txt" ||
+  { tail -n 20 "$logs/pkg-purge.txt"; die "apt purge did not say that it kept the spooled result"; }
+[ "$(ls -A "$state")" = spool ] ||
+  die "apt purge left more than the spool in /var/lib/pbk-agent: $(ls -A "$state")"
+echo "  apt purge dropped the configuration and the state, kept the token and CA files and the spool"
+# Told otherwise, purge drops the spool as well.
+in_pkg apt-get install -y -q "/tmp/$(basename "$deb")" >"$logs/pkg-reinstall.txt" 2>&1 ||
+  { tail -n 30 "$logs/pkg-reinstall.txt"; die "apt install after purge failed"; }
+in_pkg env PBK_PURGE_SPOOL=yes apt-get purge -y -q pbk-agent >"$logs/pkg-purge-spool.txt" 2>&1 ||
+  { tail -n 30 "$logs/pkg-purge-spool.txt"; die "apt purge with PBK_PURGE_SPOOL=yes failed"; }
+expect_paths "apt purge with PBK_PURGE_SPOOL=yes" absent /var/lib/pbk-agent
+expect_paths "apt purge with PBK_PURGE_SPOOL=yes" present /etc/pbk-agent/pve-token \
+  /etc/pbk-agent/kuma-ca.pem
+echo "  PBK_PURGE_SPOOL=yes apt purge dropped /var/lib/pbk-agent with its spool"
 
 # --- no secret in anything Ansible or the hook printed -----------------------------------
 say "no push token or API token secret in any output"
@@ -644,7 +731,7 @@ print(*(t["secret"] for t in json.load(open(sys.argv[1])).values()), sep="\n")
 for path in sys.argv[2:]:
     print(*json.load(open(path)).values(), sep="\n")
 EOF
-printf '%s\n' "$old_secret" tokbogus0000 >>"$secrets_file"
+printf '%s\n' "$old_secret" tokbogus0000 "$pkg_secret" >>"$secrets_file"
 outputs=("$logs"/play-*.txt "$logs/manual-test.txt" "$logs/chain-test.txt" "$logs"/pkg-*.txt)
 if grep -lF -f "$secrets_file" "${outputs[@]}"; then die "a secret appears in the output above"; fi
 echo "  $(wc -l <"$secrets_file") secrets looked for in ${#outputs[@]} outputs: none found"

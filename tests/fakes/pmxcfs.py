@@ -167,13 +167,18 @@ def _quorum_paths(root):
 
 
 def set_quorum(root, on):
-    """Without quorum: ROOT/no-quorum exists, and nodes/ and priv/ refuse
-    every write. With quorum: both undone. The switch comes first when
+    """Without quorum: ROOT/no-quorum exists, .members of a cluster says
+    "quorate": 0, and nodes/ and priv/ refuse every write. With quorum: all
+    undone. The switch comes first when
     writes stop and goes last when they resume."""
     switch = os.path.join(root, NO_QUORUM)
     if not on:
         with open(switch, "w", encoding="ascii"):
             pass
+    value = read_members(root)
+    if value is not None and isinstance(value.get("cluster"), dict):
+        value["cluster"]["quorate"] = 1 if on else 0
+        write_file(os.path.join(root, ".members"), json.dumps(value) + "\n")
     for path in _quorum_paths(root):
         _make_read_only(path, not on)
     if on:

@@ -260,6 +260,17 @@ class FakePveTest(fakes_testlib.FakeTestCase):
         pmxcfs.set_quorum(self.root, True)
         os.mkdir(os.path.join(self.root, "priv", "lock", "x"))
 
+    def test_without_quorum_members_say_not_quorate(self):
+        pmxcfs.set_quorum(self.root, True)  # a standalone node stays as it is
+        with open(os.path.join(self.root, ".members"), encoding="utf-8") as f:
+            self.assertNotIn("cluster", json.load(f))
+        with open(os.path.join(self.root, ".members"), "w", encoding="utf-8") as f:
+            json.dump(pmxcfs.members("pve1", "c1", ["pve1", "pve2"]), f)
+        pmxcfs.set_quorum(self.root, False)
+        self.addCleanup(pmxcfs.set_quorum, self.root, True)
+        with open(os.path.join(self.root, ".members"), encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["cluster"]["quorate"], 0)
+
     def test_cluster_members_form(self):
         value = pmxcfs.members("pve1", "c1", ["pve1", "pve2"], offline=["pve2"])
         self.assertEqual(value["cluster"], {"name": "c1", "version": 2, "nodes": 2,

@@ -77,7 +77,8 @@ class FakePve {
   bool SetMode(const std::string& mode) const;       // ROOT/api-mode
   bool SetPveshMode(const std::string& mode) const;  // ROOT/pvesh-mode
   // Without quorum: ROOT/no-quorum exists (the fakes refuse job writes as
-  // PVE does), and nodes/ and priv/ refuse every write at the file system
+  // PVE does), .members of a cluster says "quorate": 0, and nodes/ and
+  // priv/ refuse every write at the file system
   // (immutable when the tests run as root, read-only otherwise), while
   // reads work. The destructor gives the quorum back.
   bool SetNoQuorum(bool on);

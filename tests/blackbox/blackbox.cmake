@@ -20,9 +20,17 @@ target_link_libraries(pbk_test_process PUBLIC nlohmann_json::nlohmann_json PRIVA
 
 add_executable(pbk_blackbox_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_delivery_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/hook_admin_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_options_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/verify_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/jobs_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/fault_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/refresh_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/refresh_node_monitor_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/refresh_interleaved_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/refresh_undeliverable_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/connection_test.cpp)
 target_compile_definitions(pbk_blackbox_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

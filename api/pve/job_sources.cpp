@@ -75,6 +75,7 @@ bool RestReader::Get(const std::string& target, std::string* body, std::string* 
       {"Accept", "application/json"}};
   HttpResponse response;
   HttpError error;
+  ++requests_;
   if (!http_->Send(request, &response, &error)) {
     *err = "the PVE API: " + error.message;
     return false;
@@ -113,6 +114,26 @@ bool RestReader::ListGuests(std::vector<Guest>* guests, std::string* err) {
   return ParseGuestsDocument(body, "the PVE API's guest list", guests, &guests_document_, err);
 }
 
+bool RestReader::NodeDefaultScript(const std::string& node, std::string* script,
+                                   std::string* err) {
+  std::string body;
+  if (!Get("/api2/json/nodes/" + UrlEncode(node) + "/vzdump/defaults", &body, err)) return false;
+  json document = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object() || !document.contains("data") || !document["data"].is_object()) {
+    *err = "the PVE API's vzdump defaults of " + node + " are not a JSON object";
+    return false;
+  }
+  const json& data = document["data"];
+  script->clear();
+  if (data.contains("script")) {
+    if (!data["script"].is_string()) {
+      *err = "the PVE API's vzdump defaults of " + node + " have a \"script\" that is no string";
+      return false;
+    }
+    *script = data["script"].get<std::string>();
+  }
+  return true;
+}
 
 bool Pvesh::Run(const std::vector<std::string>& args, std::string* out, std::string* err) {
   std::vector<std::string> argv = {path_};
@@ -165,7 +186,13 @@ bool Pvesh::ListGuests(std::vector<Guest>* guests, std::string* err) {
 
 bool Pvesh::SetScript(const BackupJob& job, const std::string& script, std::string* err) {
   std::string out;
-  if (!Run({"set", "/cluster/backup/" + job.id, "--script", script}, &out, err)) return false;
+  std::vector<std::string> args = {"set", "/cluster/backup/" + job.id};
+  if (script.empty()) {
+    args.insert(args.end(), {"--delete", "script"});
+  } else {
+    args.insert(args.end(), {"--script", script});
+  }
+  if (!Run(args, &out, err)) return false;
   ++writes_;
   return true;
 }
@@ -203,6 +230,10 @@ bool CronPatchWriter::SetScript(const BackupJob& job, const std::string& script,
   std::string why;
   if (!CanWrite(job, &why)) {
     *err = why;
+    return false;
+  }
+  if (script.empty()) {
+    *err = "taking the script off legacy job " + job.id + " needs pvesh";
     return false;
   }
   std::string text;

@@ -46,6 +46,7 @@ class JobWriter {
   virtual std::string Name() const = 0;
   // Whether this writer can change JOB at all (*why when not).
   virtual bool CanWrite(const BackupJob& job, std::string* why) const = 0;
+  // SCRIPT empty: the job's own `script` is deleted.
   virtual bool SetScript(const BackupJob& job, const std::string& script, std::string* err) = 0;
   // How many changes this writer made (for the summary and the benchmarks).
   virtual int writes() const = 0;
@@ -73,6 +74,10 @@ class RestReader : public JobReader, public GuestReader {
   const std::string& document() const override { return document_; }
   bool ListGuests(std::vector<Guest>* guests, std::string* err) override;
   const std::string& guests_document() const override { return guests_document_; }
+  // GET /nodes/NODE/vzdump/defaults (Sys.Audit on /nodes/NODE): the
+  // node's merged vzdump defaults; *script is their "script" ("" when none).
+  bool NodeDefaultScript(const std::string& node, std::string* script, std::string* err);
+  int requests() const { return requests_; }
 
  private:
   // GET TARGET; the answer's body when it is 200, else *err in words.
@@ -81,6 +86,7 @@ class RestReader : public JobReader, public GuestReader {
   RestSettings settings_;
   std::string document_;
   std::string guests_document_;
+  int requests_ = 0;
 };
 
 inline std::unique_ptr<RestReader> NewRestJobReader(HttpClient* http, RestSettings settings) {

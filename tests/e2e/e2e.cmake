@@ -15,7 +15,10 @@
 set(PBK_KUMA_CACHE_DEFAULT "/var/cache/pbk-agent-tests/uptime-kuma-2.0.0-dev.0" CACHE PATH
   "Where the end-to-end tests keep their Uptime Kuma install (PBK_KUMA_CACHE overrides it)")
 
-add_executable(pbk_e2e_tests ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_test.cpp)
+add_executable(pbk_e2e_tests
+  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_environment.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_refresh_test.cpp)
 target_compile_definitions(pbk_e2e_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   PBK_BIN_DIR="${CMAKE_BINARY_DIR}/bin"

@@ -1,5 +1,5 @@
 // Loads the HTTP module and wraps its plain C boundary (http_module.h) in
-// the project's HttpClient.
+// the project's HttpClient and WebSocket.
 //
 // Where from: the installed module folder, and nowhere else, when this is
 // the installed program. A program run from anywhere else (the build tree,
@@ -18,6 +18,7 @@
 #include "agent/core/fs.h"
 #include "api/http/http_client.h"
 #include "api/http/http_module.h"
+#include "api/http/websocket.h"
 
 namespace pbk {
 namespace {
@@ -26,6 +27,10 @@ struct Module {
   pbk_http_client_new_fn client_new = nullptr;
   pbk_http_client_free_fn client_free = nullptr;
   pbk_http_send_fn send = nullptr;
+  pbk_ws_connect_fn ws_connect = nullptr;
+  pbk_ws_send_text_fn ws_send_text = nullptr;
+  pbk_ws_receive_fn ws_receive = nullptr;
+  pbk_ws_close_fn ws_close = nullptr;
 };
 
 std::string SelfPath() {
@@ -91,15 +96,20 @@ const Module* LoadModule(std::string* err) {
   if (handle == nullptr) return fail(dlerror());
   pbk_http_abi_version_fn version = nullptr;
   Module candidate;
-  if (!Resolve(handle, PBK_HTTP_SYMBOL_ABI_VERSION, &version, &why) ||
-      !Resolve(handle, PBK_HTTP_SYMBOL_CLIENT_NEW, &candidate.client_new, &why) ||
-      !Resolve(handle, PBK_HTTP_SYMBOL_CLIENT_FREE, &candidate.client_free, &why) ||
-      !Resolve(handle, PBK_HTTP_SYMBOL_SEND, &candidate.send, &why)) {
-    return fail(why);
-  }
+  // The version first: a module of another version may lack the others.
+  if (!Resolve(handle, PBK_HTTP_SYMBOL_ABI_VERSION, &version, &why)) return fail(why);
   if (const uint32_t found = version(); found != PBK_HTTP_ABI_VERSION) {
     return fail("it speaks version " + std::to_string(found) + " of the module interface, not " +
                 std::to_string(PBK_HTTP_ABI_VERSION));
+  }
+  if (!Resolve(handle, PBK_HTTP_SYMBOL_CLIENT_NEW, &candidate.client_new, &why) ||
+      !Resolve(handle, PBK_HTTP_SYMBOL_CLIENT_FREE, &candidate.client_free, &why) ||
+      !Resolve(handle, PBK_HTTP_SYMBOL_SEND, &candidate.send, &why) ||
+      !Resolve(handle, PBK_WS_SYMBOL_CONNECT, &candidate.ws_connect, &why) ||
+      !Resolve(handle, PBK_WS_SYMBOL_SEND_TEXT, &candidate.ws_send_text, &why) ||
+      !Resolve(handle, PBK_WS_SYMBOL_RECEIVE, &candidate.ws_receive, &why) ||
+      !Resolve(handle, PBK_WS_SYMBOL_CLOSE, &candidate.ws_close, &why)) {
+    return fail(why);
   }
   module = candidate;
   loaded = true;
@@ -107,6 +117,11 @@ const Module* LoadModule(std::string* err) {
 }
 
 pbk_bytes Bytes(const std::string& text) { return {text.data(), text.size()}; }
+
+HttpErrorKind KindOf(int code) {
+  const bool known = code >= PBK_HTTP_UNTRUSTED_CERTIFICATE && code <= PBK_HTTP_OTHER;
+  return known ? static_cast<HttpErrorKind>(code) : HttpErrorKind::kOther;
+}
 
 // The answer as the module hands it over: copied into our own strings.
 struct Sink {
@@ -143,8 +158,7 @@ class ModuleHttpClient final : public HttpClient {
       response->body = std::move(sink.body);
       return true;
     }
-    const bool known = code >= PBK_HTTP_UNTRUSTED_CERTIFICATE && code <= PBK_HTTP_OTHER;
-    error->kind = known ? static_cast<HttpErrorKind>(code) : HttpErrorKind::kOther;
+    error->kind = KindOf(code);
     error->message = text;
     return false;
   }
@@ -154,7 +168,81 @@ class ModuleHttpClient final : public HttpClient {
   pbk_http_client* client_;
 };
 
+class ModuleWebSocket final : public WebSocket {
+ public:
+  ModuleWebSocket(const Module* module, pbk_ws* ws) : module_(module), ws_(ws) {}
+  ~ModuleWebSocket() override { Close(); }
+  ModuleWebSocket(const ModuleWebSocket&) = delete;
+  ModuleWebSocket& operator=(const ModuleWebSocket&) = delete;
+
+  bool SendText(const std::string& text, std::chrono::milliseconds deadline,
+                HttpError* error) override {
+    if (ws_ == nullptr) {
+      *error = {HttpErrorKind::kConnectionClosed, "the WebSocket is closed"};
+      return false;
+    }
+    char message[1024] = "";
+    pbk_http_error c_error{message, sizeof message};
+    const int code = module_->ws_send_text(ws_, Bytes(text), deadline.count(), &c_error);
+    if (code == PBK_HTTP_OK) return true;
+    *error = {KindOf(code), message};
+    return false;
+  }
+
+  WsReceived Receive(std::chrono::milliseconds deadline, std::string* message,
+                     HttpError* error) override {
+    if (ws_ == nullptr) {
+      *error = {HttpErrorKind::kConnectionClosed, "the WebSocket is closed"};
+      return WsReceived::kClosed;
+    }
+    message->clear();
+    const pbk_ws_sink sink{message, [](void* context, const char* data, size_t size) {
+                             static_cast<std::string*>(context)->append(data, size);
+                           }};
+    char text[1024] = "";
+    pbk_http_error c_error{text, sizeof text};
+    const int code = module_->ws_receive(ws_, &sink, deadline.count(), &c_error);
+    if (code == PBK_WS_MESSAGE) return WsReceived::kMessage;
+    if (code == PBK_WS_TIMEOUT) return WsReceived::kTimeout;
+    *error = {code == PBK_WS_CLOSED ? HttpErrorKind::kConnectionClosed : KindOf(code), text};
+    return WsReceived::kClosed;
+  }
+
+  void Close() override {
+    if (ws_ != nullptr) module_->ws_close(ws_);
+    ws_ = nullptr;
+  }
+
+ private:
+  const Module* module_;
+  pbk_ws* ws_;
+};
+
 }  // namespace
+
+std::unique_ptr<WebSocket> ConnectWebSocket(const TlsSettings& tls, const WebSocketRequest& request,
+                                            HttpError* error) {
+  std::string err;
+  const Module* module = LoadModule(&err);
+  if (module == nullptr) {
+    *error = {HttpErrorKind::kOther, err};
+    return nullptr;
+  }
+  std::vector<pbk_header> headers;
+  for (const auto& [name, value] : request.headers) headers.push_back({Bytes(name), Bytes(value)});
+  const pbk_http_tls c_tls{Bytes(tls.ca_file), Bytes(tls.server_name)};
+  const pbk_ws_request c_request{Bytes(request.host), request.port,   Bytes(request.target),
+                                 headers.data(),      headers.size(), request.deadline.count()};
+  char text[1024] = "";
+  pbk_http_error c_error{text, sizeof text};
+  int code = PBK_HTTP_OTHER;
+  pbk_ws* ws = module->ws_connect(&c_tls, &c_request, &code, &c_error);
+  if (ws == nullptr) {
+    *error = {KindOf(code), text};
+    return nullptr;
+  }
+  return std::make_unique<ModuleWebSocket>(module, ws);
+}
 
 std::unique_ptr<HttpClient> NewHttpClient(const TlsSettings& tls, std::string* err) {
   const Module* module = LoadModule(err);

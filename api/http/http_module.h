@@ -11,9 +11,9 @@
  * The loader checks pbk_http_abi_version() before it uses anything else.
  * Change the version with any change to this file.
  *
- * A WebSocket over the same validated TLS (for Kuma's management API) will
- * be a second set of entry points, pbk_ws_*, beside these, sharing
- * pbk_http_tls and the error codes; none exists yet. */
+ * A WebSocket over the same validated TLS (for Kuma's management API) is a
+ * second set of entry points, pbk_ws_*, sharing pbk_http_tls, the error
+ * codes and the error buffer. */
 #ifndef PBK_API_HTTP_MODULE_H_
 #define PBK_API_HTTP_MODULE_H_
 
@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define PBK_HTTP_ABI_VERSION 1u
+#define PBK_HTTP_ABI_VERSION 2u
 
 /* Bytes or text, not NUL-terminated. */
 typedef struct {
@@ -96,10 +96,53 @@ typedef void (*pbk_http_client_free_fn)(pbk_http_client* client);
 typedef int (*pbk_http_send_fn)(pbk_http_client* client, const pbk_http_request* request,
                                 pbk_http_response* response, pbk_http_error* error);
 
+/* --- WebSocket ------------------------------------------------------------- */
+
+typedef struct {
+  pbk_bytes host; /* an IPv4 address literal */
+  uint16_t port;
+  pbk_bytes target; /* path and query; may be secret */
+  const pbk_header* headers;
+  size_t header_count;
+  int64_t deadline_ms; /* for the opening handshake */
+} pbk_ws_request;
+
+/* What pbk_ws_receive answers besides the failure codes above. */
+enum {
+  PBK_WS_MESSAGE = -1, /* one text message went to the sink (= PBK_HTTP_OK) */
+  PBK_WS_CLOSED = -2,  /* the connection is closed; ERROR says how it ended */
+  PBK_WS_TIMEOUT = -3  /* nothing came in time; the connection stays open */
+};
+
+/* Where the module puts a received message: APPEND, as often as it likes. */
+typedef struct {
+  void* context;
+  void (*append)(void* context, const char* data, size_t size);
+} pbk_ws_sink;
+
+typedef struct pbk_ws pbk_ws; /* opaque */
+
+/* Opens a WebSocket (wss://host:port/target). Returns NULL with *CODE and
+ * ERROR filled when it cannot. */
+typedef pbk_ws* (*pbk_ws_connect_fn)(const pbk_http_tls* tls, const pbk_ws_request* request,
+                                     int* code, pbk_http_error* error);
+/* Sends one text message: PBK_HTTP_OK, else a failure code with ERROR. */
+typedef int (*pbk_ws_send_text_fn)(pbk_ws* ws, pbk_bytes text, int64_t deadline_ms,
+                                   pbk_http_error* error);
+/* Waits for one text message: PBK_WS_MESSAGE, PBK_WS_CLOSED, PBK_WS_TIMEOUT. */
+typedef int (*pbk_ws_receive_fn)(pbk_ws* ws, const pbk_ws_sink* sink, int64_t deadline_ms,
+                                 pbk_http_error* error);
+/* Closes the connection and frees WS. */
+typedef void (*pbk_ws_close_fn)(pbk_ws* ws);
+
 #define PBK_HTTP_SYMBOL_ABI_VERSION "pbk_http_abi_version"
 #define PBK_HTTP_SYMBOL_CLIENT_NEW "pbk_http_client_new"
 #define PBK_HTTP_SYMBOL_CLIENT_FREE "pbk_http_client_free"
 #define PBK_HTTP_SYMBOL_SEND "pbk_http_send"
+#define PBK_WS_SYMBOL_CONNECT "pbk_ws_connect"
+#define PBK_WS_SYMBOL_SEND_TEXT "pbk_ws_send_text"
+#define PBK_WS_SYMBOL_RECEIVE "pbk_ws_receive"
+#define PBK_WS_SYMBOL_CLOSE "pbk_ws_close"
 
 #ifdef __cplusplus
 }

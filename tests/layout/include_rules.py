@@ -14,8 +14,8 @@
 
 Every project include names its path from the repository root
 ("agent/core/fs.h"); a bare name or a relative path is a breach. cpprestsdk
-(<cpprest/...>, <pplx/...>) is included only by the HTTP module,
-api/http/http_client_cpprest.cpp. Prints every breach with its file and line,
+(<cpprest/...>, <pplx/...>) is included only by the HTTP module's files,
+api/http/module_*.cpp (CPPREST_ONLY_IN). Prints every breach with its file and line,
 exits 1 if there is one. usage: include_rules.py SOURCE_DIR
 """
 import os
@@ -34,7 +34,8 @@ ALLOWED = {
                        "hook", "agent"},
     "agent/main.cpp": {"agent/commands"},
 }
-CPPREST_ONLY_IN = "api/http/http_client_cpprest.cpp"
+CPPREST_ONLY_IN = {"api/http/module_http.cpp", "api/http/module_tls.cpp",
+                   "api/http/module_ws.cpp"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 TOP = ("agent", "api", "hook")
 
@@ -74,9 +75,10 @@ def main(argv):
                 checked += 1
                 kind, target = match.groups()
                 if kind == "<":
-                    if target.split("/")[0] in ("cpprest", "pplx") and rel != CPPREST_ONLY_IN:
+                    if target.split("/")[0] in ("cpprest", "pplx") and rel not in CPPREST_ONLY_IN:
                         breaches.append(f"{rel}:{number}: includes {target}: cpprestsdk "
-                                        f"belongs in {CPPREST_ONLY_IN} alone")
+                                        f"belongs in the HTTP module's files alone "
+                                        f"({', '.join(sorted(CPPREST_ONLY_IN))})")
                     continue
                 if not os.path.isfile(os.path.join(root, target)) or target.startswith("."):
                     breaches.append(f'{rel}:{number}: includes "{target}": name project headers '

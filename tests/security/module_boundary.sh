@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The boundary to the HTTP module (api/http/http_module.h), checked on the built
-# files: the program exports no C++ symbol, the module nothing but its four C
-# entry points, and an exception thrown inside the module comes back as an
+# files: the program exports no C++ symbol, the module nothing but its C entry
+# points (pbk_http_*, pbk_ws_*), and an exception thrown inside the module comes back as an
 # error the program reports, not as an abort.
 # usage: module_boundary.sh BUILD_DIR
 set -euo pipefail
@@ -15,7 +15,7 @@ cxx=$(nm -D --defined-only "$bin/pbk-agent" | awk '$3 ~ /^_Z/ {print $3}')
 echo "pbk-agent exports no C++ symbol"
 
 exported=$(nm -D --defined-only "$bin/pbk-http.so" | awk '{print $3}' | sort | tr '\n' ' ')
-expected="pbk_http_abi_version pbk_http_client_free pbk_http_client_new pbk_http_send "
+expected="pbk_http_abi_version pbk_http_client_free pbk_http_client_new pbk_http_send pbk_ws_close pbk_ws_connect pbk_ws_receive pbk_ws_send_text "
 [ "$exported" = "$expected" ] || fail "pbk-http.so exports: $exported(expected: $expected)"
 echo "pbk-http.so exports only: $exported"
 

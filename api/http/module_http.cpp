@@ -1,18 +1,10 @@
-// HttpClient on cpprestsdk: the only file that includes it. Built as the
-// module pbk-http.so (see http_client.h for why).
+// HttpClient on cpprestsdk, in the module pbk-http.so (see http_client.h for
+// why), and the module's pbk_http_* entries. The TLS checks it pins are in
+// module_tls.h.
 //
-// cpprestsdk's own certificate handling is not strict enough, so the checks
-// are pinned in OpenSSL from the context callback:
-//  - the trust store is replaced: only the configured CA file, or the
-//    system's CA folder;
-//  - IP mode: X509_VERIFY_PARAM_set1_ip_asc, SNI off (boost's rfc2818 check
-//    would fall back to the subject CN for an IP, which is not acceptable);
-//  - name mode: X509_VERIFY_PARAM_set1_host with NEVER_CHECK_SUBJECT, the
-//    name sent as Host (cpprestsdk also uses it for SNI);
-//  - a certificate-verify callback records OpenSSL's verdict, so a failure
-//    can be told in words instead of "Error in SSL handshake".
 // cpprestsdk's timeout is per phase, so the total deadline is enforced here
-// by cancelling the request.
+// by cancelling the request. An answer's body is read up to
+// kMaxHttpBodyBytes; a longer one is an error that says so.
 //
 // One client keeps its connection: a process that pushes to many monitors
 // in a row (refresh, flush) makes one TLS handshake, not one per push.
@@ -20,273 +12,35 @@
 // so one http_client per server is kept and used for every request to it.
 // A connection the server has closed while it idled is detected on its
 // next use, and that request is sent once more on a new connection.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cpprest/http_client.h>
-#include <cstdlib>
-#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <pplx/threadpool.h>
+#include <stdexcept>
 #include <thread>
 #include <tuple>
 
 #include "api/http/http_client.h"
 #include "api/http/http_module.h"
+#include "api/http/module_tls.h"
 
 namespace pbk {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What OpenSSL concluded about the server's certificate chain.
-struct TlsVerdict {
-  bool checked = false;
-  int error = X509_V_OK;
-  std::string subject;      // of the certificate the error is about
-  std::string names;        // the leaf's subject alternative names
-  std::string not_after;    // of the certificate the error is about
-};
+// No answer of Kuma's or PVE's comes near this; a server sending more is not
+// one of them.
+constexpr uint64_t kMaxHttpBodyBytes = 4u << 20;
 
-// What the set-up of new connections tells the request they were made for.
-// The context callback runs only when a connection is made, not when one is
-// reused, and on a library thread; a kept http_client makes its connections
-// with one callback, so the callback writes here and Send() empties the
-// report before each request it sends on that http_client.
-struct ConnectionReport {
-  std::mutex mutex;
-  int new_connections = 0;
-  TlsVerdict verdict;  // of the last handshake
-};
-
-std::string NameOf(X509_NAME* name) {
-  if (name == nullptr) return {};
-  char buffer[512];
-  X509_NAME_oneline(name, buffer, sizeof buffer);
-  return buffer;
+std::string TooLarge(uint64_t size) {
+  return "the answer's body is " + std::to_string(size) + " bytes, more than the " +
+         std::to_string(kMaxHttpBodyBytes >> 20) + " MiB allowed";
 }
-
-std::string AsnTime(const ASN1_TIME* time) {
-  if (time == nullptr) return {};
-  BIO* bio = BIO_new(BIO_s_mem());
-  ASN1_TIME_print(bio, time);
-  char* data = nullptr;
-  long length = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(length));
-  BIO_free(bio);
-  return out;
-}
-
-std::string SubjectAltNames(X509* cert) {
-  std::string out;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr,
-                                                             nullptr));
-  if (names == nullptr) return "none";
-  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-    std::string entry;
-    if (name->type == GEN_DNS) {
-      const ASN1_IA5STRING* dns = name->d.dNSName;
-      entry = "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                                   static_cast<size_t>(ASN1_STRING_length(dns)));
-    } else if (name->type == GEN_IPADD) {
-      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
-      char text[INET6_ADDRSTRLEN] = "?";
-      int family = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
-      inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof text);
-      entry = std::string("IP:") + text;
-    } else {
-      continue;
-    }
-    out += (out.empty() ? "" : ", ") + entry;
-  }
-  GENERAL_NAMES_free(names);
-  return out.empty() ? "none" : out;
-}
-
-int VerifyChain(X509_STORE_CTX* store_ctx, void* arg) {
-  auto* report = static_cast<ConnectionReport*>(arg);
-  int ok = X509_verify_cert(store_ctx);
-  std::lock_guard<std::mutex> lock(report->mutex);
-  TlsVerdict* verdict = &report->verdict;
-  verdict->checked = true;
-  if (X509* leaf = X509_STORE_CTX_get0_cert(store_ctx)) verdict->names = SubjectAltNames(leaf);
-  if (ok == 1) {
-    verdict->error = X509_V_OK;
-    return ok;
-  }
-  verdict->error = X509_STORE_CTX_get_error(store_ctx);
-  // The library's own host check may refuse what OpenSSL accepted.
-  if (verdict->error == X509_V_OK) verdict->error = X509_V_ERR_APPLICATION_VERIFICATION;
-  if (X509* current = X509_STORE_CTX_get_current_cert(store_ctx)) {
-    verdict->subject = NameOf(X509_get_subject_name(current));
-    verdict->not_after = AsnTime(X509_get0_notAfter(current));
-  }
-  return ok;
-}
-
-std::string OpenSslErrors() {
-  std::string out;
-  while (unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    out += (out.empty() ? "" : "; ") + std::string(buffer);
-  }
-  return out;
-}
-
-// cpprestsdk reports a refused connection as "host unreachable"; one plain
-// connect() tells which it really was. It sends nothing but a SYN.
-HttpError DiagnoseConnect(const HttpRequest& request, std::chrono::milliseconds budget,
-                          const std::string& where) {
-  HttpError error{HttpErrorKind::kUnreachable, where + "cannot connect"};
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return error;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(request.port);
-  inet_pton(AF_INET, request.host.c_str(), &address.sin_addr);
-  int result = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  int code = result == 0 ? 0 : errno;
-  if (code == EINPROGRESS) {
-    pollfd pfd{fd, POLLOUT, 0};
-    int timeout = static_cast<int>(std::max<long long>(1, std::min<long long>(budget.count(), 2000)));
-    if (poll(&pfd, 1, timeout) == 1) {
-      socklen_t length = sizeof code;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length);
-    } else {
-      code = ETIMEDOUT;
-    }
-  }
-  close(fd);
-  switch (code) {
-    case ECONNREFUSED:
-      return {HttpErrorKind::kConnectionRefused,
-              where + "connection refused (nothing listens on that port)"};
-    case ETIMEDOUT:
-      return {HttpErrorKind::kTimeout, where + "no answer to the connection attempt"};
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-      return {HttpErrorKind::kUnreachable, where + std::strerror(code)};
-    case 0:
-      return {HttpErrorKind::kConnectionClosed,
-              where + "the connection failed, but the port accepts connections now"};
-    default:
-      return {HttpErrorKind::kUnreachable, where + std::strerror(code)};
-  }
-}
-
-HttpError CertificateError(const TlsVerdict& verdict, const HttpRequest& request,
-                           const TlsSettings& tls, const std::string& where) {
-  const std::string reason = X509_verify_cert_error_string(verdict.error);
-  const std::string trusted =
-      tls.ca_file.empty() ? "the system's CA store" : "only " + tls.ca_file + " is trusted";
-  switch (verdict.error) {
-    case X509_V_ERR_IP_ADDRESS_MISMATCH:
-      return {HttpErrorKind::kNameMismatch,
-              where + "the certificate is not valid for IP address " + request.host +
-                  ": it must carry IP:" + request.host +
-                  " as a subject alternative name (it carries " + verdict.names + ")"};
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_APPLICATION_VERIFICATION:
-      return {HttpErrorKind::kNameMismatch,
-              where + "the certificate is not valid for the name " + tls.server_name +
-                  ": it must carry DNS:" + tls.server_name +
-                  " as a subject alternative name (it carries " + verdict.names + ")"};
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-      return {HttpErrorKind::kCertificateExpired, where + "the certificate " + verdict.subject +
-                                                      " expired on " + verdict.not_after};
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return {HttpErrorKind::kCertificateExpired,
-              where + "the certificate " + verdict.subject + " is not valid yet"};
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_UNTRUSTED:
-      return {HttpErrorKind::kUntrustedCertificate,
-              where + "the certificate is not signed by a trusted CA (" + reason + "; " + trusted +
-                  ")"};
-    default:
-      return {HttpErrorKind::kCertificateInvalid,
-              where + "the certificate was refused: " + reason};
-  }
-}
-
-// The trusted CAs. Parsing a certificate is costly in OpenSSL 3, so this is
-// done once per client and shared by its connections. Without a CA file the
-// system's hashed certificate folder is used, which loads only the issuer a
-// server actually needs instead of the whole bundle.
-X509_STORE* LoadTrustStore(const TlsSettings& tls, std::string* err) {
-  X509_STORE* store = X509_STORE_new();
-  if (store == nullptr) {
-    *err = "cannot allocate a certificate store";
-    return nullptr;
-  }
-  int loaded = tls.ca_file.empty() ? X509_STORE_load_path(store, X509_get_default_cert_dir())
-                                   : X509_STORE_load_file(store, tls.ca_file.c_str());
-  if (loaded != 1) {
-    *err = tls.ca_file.empty()
-               ? std::string("cannot use the system's CA folder ") + X509_get_default_cert_dir() +
-                     ": " + OpenSslErrors()
-               : "cannot use CA file " + tls.ca_file + ": " + OpenSslErrors();
-    X509_STORE_free(store);
-    return nullptr;
-  }
-  return store;
-}
-
-// What every new connection's TLS context is set up with. Shared with the
-// context callbacks, which can outlive the client: a request it gave up on
-// may still be running.
-class TlsPolicy {
- public:
-  // Takes ownership of STORE, the trusted CAs.
-  TlsPolicy(std::string server_name, X509_STORE* store)
-      : server_name_(std::move(server_name)), store_(store) {}
-  ~TlsPolicy() { X509_STORE_free(store_); }
-  TlsPolicy(const TlsPolicy&) = delete;
-  TlsPolicy& operator=(const TlsPolicy&) = delete;
-
-  // Replaces the trust store and pins the peer identity of a connection to
-  // HOST. Runs for every new connection; a failure here makes the handshake
-  // fail closed. The verdict goes to REPORT.
-  void SetUpContext(boost::asio::ssl::context& context, const std::string& host,
-                    ConnectionReport* report) const {
-    SSL_CTX* native = context.native_handle();
-    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-    X509_STORE_up_ref(store_);
-    SSL_CTX_set_cert_store(native, store_);  // takes a reference, frees the default store
-
-    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(native);
-    if (server_name_.empty()) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
-    } else {
-      X509_VERIFY_PARAM_set_hostflags(
-          param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-      X509_VERIFY_PARAM_set1_host(param, server_name_.c_str(), 0);
-    }
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
-    SSL_CTX_set_cert_verify_callback(native, VerifyChain, report);
-  }
-
- private:
-  std::string server_name_;
-  X509_STORE* store_;
-};
 
 // A server as requests reach it. cpprestsdk's timeout belongs to the
 // http_client, so a request with another deadline gets an http_client (and
@@ -453,11 +207,21 @@ Attempt CpprestHttpClient::SendOnce(const HttpRequest& request, Clock::time_poin
         .then([exchange](web::http::http_response answer) {
           exchange->status = answer.status_code();
           exchange->reason = answer.reason_phrase();
+          // A declared length past the bound is refused unread; a chunked
+          // body is checked once read (the deadline bounds its reading).
+          if (answer.headers().has(web::http::header_names::content_length) &&
+              answer.headers().content_length() > kMaxHttpBodyBytes) {
+            throw std::runtime_error(TooLarge(answer.headers().content_length()));
+          }
           return answer.extract_utf8string(true);
         })
         .then([exchange, client](pplx::task<std::string> body) {
           try {
             exchange->body = body.get();
+            if (const size_t size = exchange->body.size(); size > kMaxHttpBodyBytes) {
+              exchange->body.clear();
+              throw std::runtime_error(TooLarge(size));
+            }
           } catch (...) {
             exchange->failure = std::current_exception();
           }
@@ -497,8 +261,7 @@ bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
                              HttpError* error) {
   const auto start = Clock::now();
   const auto deadline = start + request.deadline;
-  const std::string where = "connecting to " + request.host + ":" + std::to_string(request.port) +
-                            (tls_.server_name.empty() ? "" : " (" + tls_.server_name + ")") + ": ";
+  const std::string where = Where(request.host, request.port, tls_);
   Attempt attempt = SendOnce(request, deadline);
   // The server closed the connection while it was kept, before it read the
   // request: sent once more, on a new connection, within the same deadline.
@@ -526,7 +289,7 @@ bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
   }
 
   if (attempt.verdict.checked && attempt.verdict.error != X509_V_OK) {
-    *error = CertificateError(attempt.verdict, request, tls_, where);
+    *error = CertificateError(attempt.verdict, request.host, tls_, where);
     return false;
   }
   try {
@@ -540,7 +303,7 @@ bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
                                              " s"};
     } else if (what.find("connect") != std::string::npos &&
                what.find("SSL") == std::string::npos) {
-      *error = DiagnoseConnect(request, request.deadline - elapsed, where);
+      *error = DiagnoseConnect(request.host, request.port, request.deadline - elapsed, where);
     } else if (what.find("SSL handshake") != std::string::npos) {
       const char* reason = ERR_reason_error_string(static_cast<unsigned long>(code));
       *error = {HttpErrorKind::kTlsHandshake,
@@ -558,53 +321,12 @@ bool CpprestHttpClient::Send(const HttpRequest& request, HttpResponse* response,
   return false;
 }
 
-void InitializeOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // cpprestsdk loads the whole system CA bundle for every connection
-    // before our callback replaces the store (tens of ms per push). Pointing
-    // OpenSSL's default file at an empty one makes that step free; the store
-    // we install names its CAs explicitly. This runs before the library
-    // starts its threads.
-    setenv("SSL_CERT_FILE", "/dev/null", 1);
-    setenv("SSL_CERT_DIR", "/nonexistent", 1);
-    // The library starts 40 threads by default; one push needs two.
-    crossplat::threadpool::initialize_with_threads(2);
-  });
-}
-
 }  // namespace
 }  // namespace pbk
 
 // --- the plain C boundary (http_module.h) ----------------------------------
 // Everything below catches everything: no exception may leave the module,
 // whose C++ runtime is not the program's.
-
-namespace pbk {
-namespace {
-
-std::string Text(pbk_bytes bytes) {
-  return bytes.size == 0 ? std::string() : std::string(bytes.data, bytes.size);
-}
-
-void Fill(pbk_http_error* error, const std::string& text) {
-  if (error == nullptr || error->text == nullptr || error->capacity == 0) return;
-  const size_t n = std::min(text.size(), error->capacity - 1);
-  std::memcpy(error->text, text.data(), n);
-  error->text[n] = '\0';
-}
-
-// Only for the test that proves a fault inside the module is reported, not
-// an abort: PBK_HTTP_MODULE_TEST_FAULT=std or =other makes every send throw.
-void MaybeThrowForTest() {
-  const char* fault = std::getenv("PBK_HTTP_MODULE_TEST_FAULT");
-  if (fault == nullptr) return;
-  if (std::strcmp(fault, "std") == 0) throw std::runtime_error("test fault inside the module");
-  if (std::strcmp(fault, "other") == 0) throw 42;
-}
-
-}  // namespace
-}  // namespace pbk
 
 struct pbk_http_client {
   std::unique_ptr<pbk::HttpClient> client;

@@ -11,7 +11,7 @@ set(PBK_FUZZ_SECONDS 30 CACHE STRING "How long each fuzz.* test fuzzes, in secon
 set(_pbk_fuzz_dir ${CMAKE_CURRENT_LIST_DIR})
 math(EXPR _pbk_fuzz_timeout "${PBK_FUZZ_SECONDS} + 120")
 foreach(_pbk_fuzz_target IN ITEMS
-    config jobs_cfg vzdump_cron api_json upid hook_args records calendar)
+    config jobs_cfg vzdump_cron api_json upid hook_args records calendar socketio)
   add_test(NAME fuzz.${_pbk_fuzz_target}
     COMMAND ${_pbk_fuzz_dir}/run_fuzzer.sh
       ${PBK_FUZZ_BUILD_DIR}/tests/fuzz/fuzz_${_pbk_fuzz_target}

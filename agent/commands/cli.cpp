@@ -20,6 +20,8 @@ const std::vector<Command>& Commands() {
        "push every monitored job's current state and the node's health to Kuma", CmdRefresh},
       {"flush", "", "deliver spooled pushes to Uptime Kuma, oldest first", CmdFlush},
       {"jobs", "[--json]", "list the backup jobs and their monitors", CmdJobs},
+      {"kuma", "login [--username U --password-file F [--totp CODE]]",
+       "log in to Uptime Kuma once and keep its session (never the password)", CmdKuma},
       {"check-config", "", "parse and check the configuration only", CmdCheckConfig},
   };
   return commands;

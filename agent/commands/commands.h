@@ -21,6 +21,7 @@ int CmdJobs(const Invocation& invocation);
 int CmdVerify(const Invocation& invocation);
 int CmdCheckConfig(const Invocation& invocation);
 int CmdRefresh(const Invocation& invocation);
+int CmdKuma(const Invocation& invocation);
 
 // Pushes a job's current state (refresh.h) to its monitor, without `ping`.
 // The caller holds the job's lock.

@@ -41,4 +41,22 @@ for fault in std other; do
   case "$out" in *bOuNdArYt0kEn*) fail "the push token was printed: $out" ;; esac
   echo "a $fault exception inside the module: exit 1, reported as an internal error of the module"
 done
+# The same fault in the WebSocket entries: `kuma login` reports it.
+printf 'bOuNdArYpAsS1\n' >"$work/password"
+chmod 600 "$work/password"
+for fault in std other; do
+  set +e
+  out=$(PBK_HTTP_MODULE_TEST_FAULT=$fault "$bin/pbk-agent" --config "$work/config.json" \
+    kuma login --username admin --password-file "$work/password" 2>&1)
+  code=$?
+  set -e
+  [ "$code" -lt 128 ] || fail "a $fault exception in the WebSocket killed the program (exit $code): $out"
+  [ "$code" -eq 1 ] || fail "a $fault exception in the WebSocket gave exit $code, not 1: $out"
+  case "$out" in
+    *"internal error in the HTTP module"*) ;;
+    *) fail "a $fault exception in the WebSocket was not reported as such: $out" ;;
+  esac
+  case "$out" in *bOuNdArYpAsS1*) fail "the password was printed: $out" ;; esac
+  echo "a $fault exception inside the WebSocket: exit 1, reported as an internal error of the module"
+done
 echo "module boundary OK"

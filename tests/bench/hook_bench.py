@@ -12,7 +12,11 @@ they share the machine's noise:
     time all hook calls took, vs the same job with /bin/true as the hook.
 Prints a table (median and p10..p90 of the repeated runs) and writes a CSV.
 
-usage: hook_bench.py BIN_DIR [--runs N] [--csv FILE]
+With --callgrind, instead: one job-end through the wrapper under
+`valgrind --tool=callgrind` (children traced), printing the instructions
+pbk-agent executed (Ir), to compare two builds of the program and its module.
+
+usage: hook_bench.py BIN_DIR [--runs N] [--csv FILE] [--callgrind]
 """
 import argparse
 import json
@@ -75,11 +79,35 @@ def sim_hook_ms(bin_dir, hook, scenario, work, runs):
     return totals, len(calls)
 
 
+def callgrind_job_end(wrapper, env, work):
+    """Instructions (Ir) pbk-agent executed for one job-end, per callgrind."""
+    out = os.path.join(work, "callgrind")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run(["/usr/bin/valgrind", "--tool=callgrind", "--trace-children=yes",
+                    "--callgrind-out-file=" + os.path.join(out, "cg.%p"), wrapper, "job-end"],
+                   env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    total = 0
+    for name in os.listdir(out):
+        command, events = "", 0
+        with open(os.path.join(out, name)) as f:
+            for line in f:
+                if line.startswith("cmd:"):
+                    command = line[4:].strip()
+                elif line.startswith(("summary:", "totals:")):
+                    events = int(line.split()[1])
+        if "pbk-agent" in command.split(" ")[0]:
+            total += events
+    shutil.rmtree(out)
+    return total
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("bin_dir")
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--csv", default="hook-bench.csv")
+    parser.add_argument("--callgrind", action="store_true")
     args = parser.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
 
@@ -137,6 +165,15 @@ def main():
                                stdout=subprocess.DEVNULL)
 
         os.makedirs(os.path.join(work, "jobs"), exist_ok=True)
+        if args.callgrind:
+            counts = []
+            for _ in range(min(args.runs, 3)):
+                prepare_run()
+                counts.append(callgrind_job_end(wrapper, job_env, work))
+            print("hook job-end under callgrind, instructions executed by pbk-agent (Ir): %s"
+                  % ", ".join(str(c) for c in counts))
+            shutil.rmtree(work, ignore_errors=True)
+            return 0
         results = {name: [] for name in ("job-end", "curl", "guest", "true", "sh-true")}
         for _ in range(args.runs):
             prepare_run()

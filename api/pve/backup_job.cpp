@@ -129,6 +129,7 @@ bool ParseBackupJob(const json& object, BackupJob* job, std::string* err) {
     *err = "job " + Quote(result.id) + ": " + why;
     return false;
   }
+  result.options = object;
   *job = std::move(result);
   return true;
 }
@@ -176,9 +177,16 @@ json BackupJobToJson(const BackupJob& job) {
     for (int vmid : vmids) text.push_back(std::to_string(vmid));
     return Join(text, ",");
   };
-  json object = {{"id", job.id}, {"enabled", job.enabled ? 1 : 0}};
+  // The other options pass through as PVE gave them.
+  json object = job.options.is_object() ? job.options : json::object();
+  object["id"] = job.id;
+  object["enabled"] = job.enabled ? 1 : 0;
   auto put = [&](const char* key, const std::string& value) {
-    if (!value.empty()) object[key] = value;
+    if (value.empty()) {
+      object.erase(key);
+    } else {
+      object[key] = value;
+    }
   };
   put("type", job.type);
   put("schedule", job.schedule);
@@ -189,7 +197,11 @@ json BackupJobToJson(const BackupJob& job) {
   put("exclude", list(job.exclude));
   put("script", job.script);
   put("comment", job.comment);
-  if (job.all) object["all"] = 1;
+  if (job.all) {
+    object["all"] = 1;
+  } else {
+    object.erase("all");
+  }
   return object;
 }
 

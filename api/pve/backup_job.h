@@ -24,6 +24,9 @@ struct BackupJob {
   std::vector<int> exclude;
   std::string script;  // the hook this job runs; empty when none
   std::string comment;
+  // Every option of the job as PVE listed it (the fields above included):
+  // what a run of the job is compared with (hook/run_options.h).
+  nlohmann::json options = nlohmann::json::object();
 
   // Legacy vzdump.cron jobs have ids "<sha1 of the file>:<n>".
   bool IsLegacy() const { return type.empty() || id.find(':') != std::string::npos; }

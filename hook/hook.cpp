@@ -46,8 +46,16 @@ std::optional<std::string> Env(const char* name) {
 // ever hung past the configured timeout, the process ends anyway. What it
 // says depends on whether the result made it into the spool first.
 volatile sig_atomic_t g_result_spooled = 0;
+volatile sig_atomic_t g_node_alarm = 0;  // the push under way is the node monitor's
 
 void OnDeadline(int) {
+  static const char kNodeAlarm[] =
+      "ERROR: the push to the node monitor did not finish within its deadline\n";
+  if (g_node_alarm != 0) {
+    ssize_t ignored = write(STDOUT_FILENO, kNodeAlarm, sizeof kNodeAlarm - 1);
+    (void)ignored;
+    _exit(0);
+  }
   static const char kSpooled[] =
       "ERROR: the Kuma push did not finish within its deadline; the result stays spooled for "
       "`pbk-agent flush`\n";
@@ -80,6 +88,10 @@ class Hook {
   int RunOwn(Phase phase);
   int RecordPhase(Phase phase);
   int EndRun();
+  int Unreported(RunRecord* record, const JobIdentity& identity);
+  bool AlarmNodeMonitor(const std::string& message);
+  void RunChains();
+  JobIdentity Identify(const RunRecord& record, bool may_ask_pve) const;
   int ManualPush();
   int64_t Now() const { return context_.now_ms ? context_.now_ms() : NowMs(); }
 
@@ -88,30 +100,58 @@ class Hook {
   const std::string phase_name_;
   WorkerIdentity worker_;
   std::string record_path_;
+  std::string job_id_;  // the run's job, when known: whose chain runs
+  bool chains_ran_ = false;
+  ChainOutcome chain_;
 };
+
+// The chained hooks of this phase: hook.chain, then the chain of the run's
+// job. Which job a guest phase belongs to comes from the run record, where
+// job-init and job-start put it when the job could be told then (the
+// scheduler's file, or the run's options in its task log; never the
+// network). A job told only at job-end runs its chain at job-end and
+// job-abort alone.
+void Hook::RunChains() {
+  chains_ran_ = true;
+  std::vector<std::string> scripts = config_.hook.chain;
+  if (!job_id_.empty()) {
+    auto job = config_.jobs.find(job_id_);
+    if (job != config_.jobs.end()) {
+      scripts.insert(scripts.end(), job->second.chain.begin(), job->second.chain.end());
+    }
+  }
+  if (scripts.empty() || !context_.run_chain) return;
+  chain_ = context_.run_chain(scripts, context_.args);
+  for (const auto& error : chain_.errors) {
+    spdlog::error("pbk-agent hook {}: {}; skipped", phase_name_, error);
+  }
+  if (chain_.exit_code != 0) {
+    spdlog::info("pbk-agent hook {}: chained hook {} exited with code {}", phase_name_,
+                 chain_.failed_script, chain_.exit_code);
+  }
+}
+
+JobIdentity Hook::Identify(const RunRecord& record, bool may_ask_pve) const {
+  return IdentifyJob(config_.paths.scheduler_dir,
+                     JoinPath(config_.paths.state_dir, kJobCacheFile), record, config_.node,
+                     may_ask_pve ? context_.list_guests : GuestLister(), config_.paths.tasks_dir);
+}
 
 int Hook::Run() {
   const Phase phase = Classify(phase_name_);
   const bool ends_run = phase == Phase::kJobEnd || phase == Phase::kJobAbort;
   if (ends_run && context_.args.size() > 1) return ManualPush();
-  // Our own part first: the record, or at the end of a run the push, is
-  // done whatever the chained hooks then do.
+  // Our own part first: the record is written whatever the chained hooks
+  // then do. At the end of a run the chains run inside EndRun, before the
+  // push, so that a failing one is in the push.
   const int own = RunOwn(phase);
-  if (config_.hook.chain.empty() || !context_.run_chain) return own;
-  ChainOutcome chain = context_.run_chain(context_.args);
-  for (const auto& error : chain.errors) {
-    spdlog::error("pbk-agent hook {}: {}; skipped", phase_name_, error);
-  }
-  if (chain.exit_code != 0) {
-    spdlog::info("pbk-agent hook {}: chained hook {} exited with code {}", phase_name_,
-                 chain.failed_script, chain.exit_code);
-  }
+  if (!chains_ran_) RunChains();
   if (own != 0) return own;
   // A chained hook may fail a guest on purpose, as it could without us.
-  if (chain.exit_code != 0) return chain.exit_code;
+  if (chain_.exit_code != 0) return chain_.exit_code;
   // A chained hook that could not run is no reason to fail a backup; at the
   // end of the run the task shows it.
-  return ends_run && !chain.errors.empty() ? 1 : 0;
+  return ends_run && !chain_.errors.empty() ? 1 : 0;
 }
 
 int Hook::RunOwn(Phase phase) {
@@ -155,6 +195,17 @@ int Hook::RecordPhase(Phase phase) {
   if (context_.env.storeid) record.storage = *context_.env.storeid;
   if (context_.env.dumpdir) record.dumpdir = *context_.env.dumpdir;
   if (phase == Phase::kJobStart) record.job_start_ms = now;
+  if (phase != Phase::kGuest && record.job_id.empty()) {
+    // Told early, the job's chain runs in the guest phases too. Only a job
+    // the run names (scheduler file, task log) counts: a guess from the
+    // guests seen so far could be wrong.
+    JobIdentity identity = Identify(record, /*may_ask_pve=*/false);
+    if (identity.found && !identity.inferred) {
+      record.job_id = identity.job_id;
+      record.job_source = identity.source;
+    }
+  }
+  job_id_ = record.job_id;
 
   if (phase == Phase::kGuest) {
     const auto& args = context_.args;
@@ -207,6 +258,7 @@ int Hook::EndRun() {
     record.storage = context_.env.storeid.value_or("");
   }
   record.node = config_.node;
+  job_id_ = record.job_id;
 
   // Exactly one push per run: a second end phase (job-abort after a job-end,
   // or a repeated call) reports what was done instead of pushing again.
@@ -223,36 +275,24 @@ int Hook::EndRun() {
   record.end_phase = phase_name_;
   record.end_ms = Now();
 
-  JobIdentity identity = IdentifyJob(config_.paths.scheduler_dir,
-                                     JoinPath(config_.paths.state_dir, kJobCacheFile), record,
-                                     config_.node, context_.list_guests);
-  if (!identity.found) {
-    record.push.state = PushState::kUnattributed;
-    record.push.detail = identity.problem;
-    if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
-    spdlog::error(
-        "pbk-agent: cannot tell which backup job this run belongs to: {}. No Kuma monitor will "
-        "hear about this run; run `pbk-agent guard` to refresh the job list, or make the job "
-        "scheduled",
-        identity.problem);
-    return 1;
-  }
+  JobIdentity identity = Identify(record, /*may_ask_pve=*/true);
+  job_id_ = identity.found ? identity.job_id : std::string();
+  // The chained hooks run before the push: one that fails the task makes
+  // the push down, so PVE and Kuma never disagree.
+  RunChains();
+  const std::string push_token = identity.found ? PushTokenFor(config_, identity.job_id) : "";
+  if (push_token.empty()) return Unreported(&record, identity);
   record.job_id = identity.job_id;
   record.job_source = identity.source;
 
-  auto job = config_.jobs.find(identity.job_id);
-  if (job == config_.jobs.end()) {
-    record.push.state = PushState::kNoToken;
-    record.push.detail = "no push token configured";
-    if (!SaveRunRecord(record_path_, record, &err)) spdlog::error("pbk-agent: {}", err);
-    spdlog::error(
-        "pbk-agent: backup job {} has no push monitor on node {}: add \"jobs\": {{\"{}\": "
-        "{{\"push_token\": \"…\"}}}} to {}. No Kuma monitor will hear about this run",
-        identity.job_id, config_.node, identity.job_id, config_.path);
-    return 1;
-  }
-
   Outcome outcome = JudgeRun(record);
+  if (chain_.exit_code != 0) {
+    outcome = WithChainFailure(outcome, config_.node,
+                               "chained hook " + chain_.failed_script + " exited " +
+                                   std::to_string(chain_.exit_code));
+  } else if (!chain_.errors.empty()) {
+    outcome = WithChainFailure(outcome, config_.node, chain_.errors.front());
+  }
   if (!record_problem.empty()) {
     outcome.up = false;
     outcome.message = TruncateUtf8(config_.node + ": backup job result UNKNOWN: " +
@@ -310,7 +350,7 @@ int Hook::EndRun() {
     }
   }
   const bool delivered =
-      may_push && context_.send(job->second.push_token, push, &push_err, nullptr);
+      may_push && context_.send(push_token, push, &push_err, nullptr);
   alarm(0);
 
   const char* status = outcome.up ? "up" : "down";
@@ -360,6 +400,77 @@ int Hook::EndRun() {
   return exit_code;
 }
 
+// A run whose result no job monitor will hear: a run of no job is only
+// noted; for the others (a job without a push token on this node, a run
+// that cannot be told apart) the node monitor goes down, naming what is
+// wrong. Exit 0 but when no monitor at all hears about it.
+int Hook::Unreported(RunRecord* record, const JobIdentity& identity) {
+  std::string err;
+  std::string alarm;
+  bool fails_task = false;
+  record->job_id.clear();
+  record->job_source.clear();
+  if (identity.match == JobMatch::kNoJob) {
+    record->push.state = PushState::kNotAJob;
+    record->push.detail = identity.problem;
+    spdlog::info("pbk-agent: not a backup job: not reported to Kuma ({})", identity.problem);
+  } else if (identity.found) {
+    record->job_id = identity.job_id;
+    record->job_source = identity.source;
+    record->push.state = PushState::kNoToken;
+    record->push.detail = "no push token configured";
+    spdlog::error(
+        "pbk-agent: backup job {} has no push monitor on node {}: add \"jobs\": {{\"{}\": "
+        "{{\"push_token\": \"…\"}}}} to {}. No Kuma monitor will hear about this run",
+        identity.job_id, config_.node, identity.job_id, config_.path);
+    alarm = "backup job " + identity.job_id + " ran without a push monitor on this node; its " +
+            "result was not reported";
+    fails_task = true;
+  } else {
+    record->push.state = PushState::kUnattributed;
+    record->push.detail = identity.problem;
+    spdlog::error(
+        "pbk-agent: cannot tell which backup job this run belongs to: {}. No job monitor will "
+        "hear about this run; run `pbk-agent guard` to refresh the job list, or make the job "
+        "scheduled",
+        identity.problem);
+    alarm = identity.candidates.empty()
+                ? "a backup run could not be told apart: " + identity.problem
+                : "a backup run could not be told apart: it may be a run of " +
+                      Join(identity.candidates, " or ") + "; not reported";
+    // Several jobs fit: not knowing which is no reason to fail the backup.
+    fails_task = identity.match != JobMatch::kAmbiguous;
+  }
+  if (!SaveRunRecord(record_path_, *record, &err)) spdlog::error("pbk-agent: {}", err);
+  if (alarm.empty()) return 0;
+  if (config_.node_monitor.push_token.empty()) {
+    if (fails_task) return 1;
+    spdlog::error("pbk-agent: no node monitor is configured to report this either");
+    return 0;
+  }
+  AlarmNodeMonitor(alarm + " (run " + (worker_.upid.empty() ? worker_.key : worker_.upid) + ")");
+  return 0;
+}
+
+bool Hook::AlarmNodeMonitor(const std::string& message) {
+  KumaPush push{false, TruncateUtf8(config_.node + ": " + message, kMaxPushMessageBytes),
+                std::nullopt};
+  std::string err;
+  g_node_alarm = 1;
+  ArmDeadline(config_.kuma.timeout_seconds + 15);
+  const bool sent = context_.send(config_.node_monitor.push_token, push, &err, nullptr);
+  alarm(0);
+  g_node_alarm = 0;
+  if (sent) {
+    spdlog::info("pbk-agent: pushed down to the node monitor of {}: {}", config_.node,
+                 push.message);
+  } else {
+    spdlog::error("pbk-agent: the push of down to the node monitor of {} failed: {}",
+                  config_.node, err);
+  }
+  return sent;
+}
+
 int Hook::ManualPush() {
   const auto& args = context_.args;
   const std::string& word = args[1];
@@ -389,8 +500,8 @@ int Hook::ManualPush() {
                   ids.empty() ? "(none configured in " + config_.path + ")" : Join(ids, ", "));
     return 2;
   }
-  auto job = config_.jobs.find(job_id);
-  if (job == config_.jobs.end()) {
+  const std::string token = PushTokenFor(config_, job_id);
+  if (token.empty()) {
     spdlog::error("job {} has no push_token in {}", job_id, config_.path);
     return 2;
   }
@@ -399,7 +510,7 @@ int Hook::ManualPush() {
   push.message = "manual test from node " + config_.node + " at " + FormatLocalTime(Now()) +
                  " (not a backup result)";
   std::string err;
-  if (!context_.send(job->second.push_token, push, &err, nullptr)) {
+  if (!context_.send(token, push, &err, nullptr)) {
     spdlog::error("manual test push for job {} failed: {}", job_id, err);
     return 1;
   }
@@ -440,20 +551,25 @@ int HookExitForBrokenConfig(const std::vector<std::string>& args) {
   return ends_run && args.size() > 1 ? 2 : 0;
 }
 
+std::string PushTokenFor(const Config& config, const std::string& job_id) {
+  auto job = config.jobs.find(job_id);
+  return job == config.jobs.end() ? std::string() : job->second.push_token;
+}
+
 PushFunction SpoolPusher(const Config& config, PushSender send) {
   return [&config, send = std::move(send)](const std::string& job_id, const SpooledPush& entry,
                                             std::string* why, bool* transport_failed,
                                             bool* permanent) {
     *transport_failed = false;
     *permanent = false;
-    auto job = config.jobs.find(job_id);
-    if (job == config.jobs.end()) {
+    const std::string token = PushTokenFor(config, job_id);
+    if (token.empty()) {
       *why = "job " + job_id + " has no push_token in " + config.path + " any more";
       *permanent = true;
       return false;
     }
     PushFailure failure = PushFailure::kNone;
-    const bool ok = send(job->second.push_token, LatePush(entry), why, &failure);
+    const bool ok = send(token, LatePush(entry), why, &failure);
     *transport_failed = failure == PushFailure::kTransport;
     *permanent = failure == PushFailure::kRefused;
     return ok;

@@ -6,8 +6,15 @@
 //    happens, and no phase but those touches the network;
 //  - exactly one push per run, at the first of job-end / job-abort;
 //  - a push owed is never dropped: it is spooled before it is sent;
-//  - every problem is an "ERROR:" line in the task log; job-end exits 1 when
-//    no monitor can hear about the run (unknown job, no push token).
+//  - a run of no backup job (a guest's "Backup now", the CLI) is noted and
+//    never failed;
+//  - every problem is an "ERROR:" line in the task log; a run no job monitor
+//    can hear about (a job without push token, a run that cannot be told
+//    apart) is a `down` push on the node monitor, and job-end exits 1 only
+//    when there is no node monitor either;
+//  - chained hooks (hook.chain, then the job's jobs.<id>.chain) run in every
+//    phase; at job-end/job-abort before the push, and one that fails makes
+//    the push `down`.
 #pragma once
 
 #include <sys/types.h>
@@ -51,8 +58,10 @@ struct HookContext {
   // Where the guests are now; used only to tell apart several jobs that fit
   // a run without a scheduler file.
   GuestLister list_guests;
-  // Runs the chained hooks (config hook.chain) with these arguments.
-  std::function<ChainOutcome(const std::vector<std::string>& args)> run_chain;
+  // Runs chained hook SCRIPTS with these arguments (see RunChain).
+  std::function<ChainOutcome(const std::vector<std::string>& scripts,
+                             const std::vector<std::string>& args)>
+      run_chain;
   std::function<int64_t()> now_ms;  // the clock, replaceable in tests
 };
 
@@ -65,6 +74,10 @@ int RunHook(const HookContext& context);
 // sake; the node's monitors go DOWN by silence), 2 for the manual test and
 // for no arguments at all.
 int HookExitForBrokenConfig(const std::vector<std::string>& args);
+
+// The push token of job JOB_ID on this node; "" when it has none. The one
+// place a token is looked up.
+std::string PushTokenFor(const Config& config, const std::string& job_id);
 
 // The production PushSender: a Kuma client over the TLS module.
 PushSender MakeKumaSender(const KumaConfig& kuma);

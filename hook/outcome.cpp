@@ -90,4 +90,13 @@ Outcome JudgeRun(const RunRecord& record) {
   return outcome;
 }
 
+Outcome WithChainFailure(Outcome outcome, const std::string& node, const std::string& problem) {
+  const std::string prefix = node.empty() ? "" : node + ": ";
+  std::string rest = outcome.message;
+  if (!prefix.empty() && rest.compare(0, prefix.size(), prefix) == 0) rest.erase(0, prefix.size());
+  outcome.up = false;
+  outcome.message = TruncateUtf8(prefix + problem + "; " + rest, kMaxPushMessageBytes);
+  return outcome;
+}
+
 }  // namespace pbk

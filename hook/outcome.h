@@ -21,4 +21,9 @@ struct Outcome {
 // RECORD must have its end phase set.
 Outcome JudgeRun(const RunRecord& record);
 
+// The outcome when a chained hook failed at the end of the run (PROBLEM:
+// "chained hook /root/offsite-sync.sh exited 3"): vzdump fails the task, so
+// the push is down too, and says why first.
+Outcome WithChainFailure(Outcome outcome, const std::string& node, const std::string& problem);
+
 }  // namespace pbk

@@ -43,6 +43,7 @@ const char* PushStateName(PushState state) {
     case PushState::kSpooled: return "spooled";
     case PushState::kUnattributed: return "unattributed";
     case PushState::kNoToken: return "no-token";
+    case PushState::kNotAJob: return "not-a-job";
     case PushState::kLost: return "lost";
     case PushState::kNone: break;
   }
@@ -60,7 +61,8 @@ std::optional<GuestResult> GuestResultFromName(const std::string& name) {
 
 std::optional<PushState> PushStateFromName(const std::string& name) {
   for (auto state : {PushState::kNone, PushState::kDelivered, PushState::kSpooled,
-                     PushState::kUnattributed, PushState::kNoToken, PushState::kLost}) {
+                     PushState::kUnattributed, PushState::kNoToken, PushState::kNotAJob,
+                     PushState::kLost}) {
     if (name == PushStateName(state)) return state;
   }
   return std::nullopt;

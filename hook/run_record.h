@@ -33,6 +33,7 @@ enum class PushState {
   kSpooled,       // owed: waiting in the spool for `pbk-agent flush`
   kUnattributed,  // no job could be identified: an ERROR in the task log
   kNoToken,       // the job has no push token on this node: an ERROR
+  kNotAJob,       // a run of no backup job (a guest's "Backup now", the CLI): not reported
   kLost,          // neither delivered nor spooled: an ERROR
 };
 

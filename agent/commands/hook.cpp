@@ -55,8 +55,9 @@ int CmdHook(const Invocation& invocation) {
     PveAccess pve;
     return OpenPveAccess(bounded, &pve, err) && ReadGuests(pve, guests, err);
   };
-  context.run_chain = [&](const std::vector<std::string>& args) {
-    return RunChain(config.hook.chain, args, environment);
+  context.run_chain = [&](const std::vector<std::string>& scripts,
+                           const std::vector<std::string>& args) {
+    return RunChain(scripts, args, environment);
   };
   return RunHook(context);
 }

@@ -286,12 +286,12 @@ int Hook::EndRun() {
   record.job_source = identity.source;
 
   Outcome outcome = JudgeRun(record);
+  // (A chained hook that could not be run at all leaves the push as it is:
+  // it is an ERROR line in every phase and job-end's exit code.)
   if (chain_.exit_code != 0) {
     outcome = WithChainFailure(outcome, config_.node,
                                "chained hook " + chain_.failed_script + " exited " +
                                    std::to_string(chain_.exit_code));
-  } else if (!chain_.errors.empty()) {
-    outcome = WithChainFailure(outcome, config_.node, chain_.errors.front());
   }
   if (!record_problem.empty()) {
     outcome.up = false;

@@ -212,7 +212,11 @@ class HookBlackboxTest : public ::testing::Test {
         {"kuma", kuma},
         {"jobs", jobs},
         {"paths",
-         {{"state_dir", state_dir_}, {"scheduler_dir", dir_.Path("jobs")}, {"proc", "/proc"}}}};
+         {{"state_dir", state_dir_},
+          {"scheduler_dir", dir_.Path("jobs")},
+          // No task logs: the simulator runs here without --tasks-dir.
+          {"tasks_dir", dir_.Path("no-tasks")},
+          {"proc", "/proc"}}}};
     if (!options.chain.empty()) config["hook"] = {{"chain", options.chain}};
     dir_.Write("config.json", config.dump(2) + "\n");
     ASSERT_EQ(chmod(config_path_.c_str(), options.mode), 0);

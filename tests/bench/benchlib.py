@@ -6,6 +6,8 @@ import statistics
 import subprocess
 import time
 
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def timed(argv, env=None):
     """Runs ARGV; returns (wall ms from spawn to exit, exit code, stderr)."""
@@ -54,3 +56,19 @@ def report(header, rows, csv_path, runs):
         writer.writerow(header)
         writer.writerows(rows)
     print("written to %s" % csv_path)
+
+
+def start_fake_kuma(work, certs, tokens):
+    """Starts the emulated Kuma on 127.0.0.1 knowing TOKENS; returns (process, port)."""
+    port_file = os.path.join(work, "kuma.port")
+    process = subprocess.Popen(
+        ["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/fake_kuma.py"),
+         "--cert", os.path.join(certs, "ip.pem"), "--key", os.path.join(certs, "ip.key"),
+         "--port-file", port_file, "--log", os.path.join(work, "kuma.log"),
+         "--tokens", ",".join(tokens)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for_file(port_file)
+    except SystemExit:
+        process.kill()
+        raise
+    return process, int(open(port_file).read())

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import peak_rss, report, summary, timed, wait_for_file
+from benchlib import peak_rss, report, start_fake_kuma, summary, timed
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKEN = "bEnChPuShT0kEn77"
@@ -34,18 +34,7 @@ JOB = "backup-bench"
 
 
 def start_kuma(work, certs):
-    port_file = os.path.join(work, "kuma.port")
-    process = subprocess.Popen(
-        ["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/fake_kuma.py"),
-         "--cert", os.path.join(certs, "ip.pem"), "--key", os.path.join(certs, "ip.key"),
-         "--port-file", port_file, "--log", os.path.join(work, "kuma.log"),
-         "--tokens", TOKEN], stderr=subprocess.DEVNULL)
-    try:
-        wait_for_file(port_file)
-    except SystemExit:
-        process.kill()
-        raise
-    return process, int(open(port_file).read())
+    return start_fake_kuma(work, certs, [TOKEN])
 
 
 def threads_started(argv, env):

@@ -28,6 +28,7 @@ bool ReadTokenSecret(const PveConfig& pve, std::string* secret, std::string* err
 
 bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err) {
   const auto timeout = std::chrono::seconds(config.pve.timeout_seconds);
+  access->token_id = config.pve.token_id;
   if (!config.pve.token_id.empty()) {
     std::string secret;
     if (!ReadTokenSecret(config.pve, &secret, err)) return false;
@@ -66,7 +67,20 @@ bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err) {
 
 bool ReadGuests(const PveAccess& access, std::vector<Guest>* guests, std::string* err) {
   for (GuestReader* reader : access.guest_readers) {
-    if (reader->ListGuests(guests, err)) return true;
+    if (!reader->ListGuests(guests, err)) continue;
+    if (guests->empty() && reader == access.rest.get() && access.pvesh) {
+      std::vector<Guest> seen_by_root;
+      std::string ignored;
+      if (access.pvesh->ListGuests(&seen_by_root, &ignored) && !seen_by_root.empty()) {
+        *err = "the API token " + access.token_id + " sees no guest while pvesh sees " +
+               std::to_string(seen_by_root.size()) +
+               ": the token lacks VM.Audit on /vms (grant it: pveum acl modify /vms --tokens '" +
+               access.token_id + "' --roles PVEAuditor)";
+        guests->clear();
+        return false;
+      }
+    }
+    return true;
   }
   if (access.guest_readers.empty()) *err = "no way to read the guests is configured";
   return false;

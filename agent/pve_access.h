@@ -23,6 +23,7 @@ struct PveAccess {
   JobWriter* writer = nullptr;     // pvesh, else the vzdump.cron patch
   std::vector<std::string> notes;  // what is not available, and why
   std::string rest_problem;        // why REST is not used, when it is not
+  std::string token_id;            // the API token REST reads with, for messages
 };
 
 // Sets up the readers and the writer. Returns false only for configuration
@@ -39,6 +40,9 @@ bool ReadJobs(const PveAccess& access, const std::string& state_dir,
 
 // Where the guests are now, from the first guest reader that answers.
 // False when none did (or there is none), with the last reader's error.
+// PVE filters /cluster/resources by VM.Audit without an error: when the
+// token sees no guest at all while pvesh (root) sees some, the placement
+// would be guessed from nothing, so that is an error naming the privilege.
 bool ReadGuests(const PveAccess& access, std::vector<Guest>* guests, std::string* err);
 
 }  // namespace pbk

@@ -25,6 +25,7 @@ add_executable(pbk_blackbox_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/guard_options_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/verify_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/privilege_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/jobs_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/identification_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/fault_test.cpp

@@ -205,6 +205,7 @@ TEST_F(FaultTest, KillingJobEndAnywhereLosesNoPush) {
   ExpectStateParses(state_);
 
   auto pushes = PushesByGuest();
+  int extra_copies = 0;
   for (const auto& [guest, killed] : killed_in) {
     const auto& got = pushes[guest];
     ASSERT_FALSE(got.empty()) << "the run with guest " << guest << " was never reported"
@@ -215,9 +216,9 @@ TEST_F(FaultTest, KillingJobEndAnywhereLosesNoPush) {
       // Only possible when the kill fell after Kuma confirmed the push and
       // before the hook could note it: the first copy was then accepted.
       // A later run's job-end delivers what is owed before its own push, and
-      // may be killed in the same window: at least once, never a lost push.
+      // may be killed in the same window again: at least once, never lost.
       ++duplicates;
-      EXPECT_LE(got.size(), 3u) << guest;
+      extra_copies += static_cast<int>(got.size()) - 1;
       EXPECT_EQ(got[0].value("answered", json()), json(200)) << guest;
       // Every copy repeats the first's status: no false alarm.
       for (const auto& copy : got) {
@@ -225,8 +226,12 @@ TEST_F(FaultTest, KillingJobEndAnywhereLosesNoPush) {
       }
     }
   }
-  std::printf("SIGKILL during job-end: %d rounds, %d killed mid-run, %d reported twice\n",
-              kJobEndRounds, killed_rounds, duplicates);
+  // A kill leaves at most one entry confirmed but not yet noted, so each kill
+  // can cause at most one copy more; a run is never repeated on its own.
+  EXPECT_LE(extra_copies, killed_rounds);
+  std::printf("SIGKILL during job-end: %d rounds, %d killed mid-run, %d reported more than once "
+              "(%d copies more in all)\n",
+              kJobEndRounds, killed_rounds, duplicates, extra_copies);
   EXPECT_GT(killed_rounds, kJobEndRounds / 4) << "the kills should mostly land inside job-end";
 }
 

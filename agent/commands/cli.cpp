@@ -20,8 +20,10 @@ const std::vector<Command>& Commands() {
        "push every monitored job's current state and the node's health to Kuma", CmdRefresh},
       {"flush", "", "deliver spooled pushes to Uptime Kuma, oldest first", CmdFlush},
       {"jobs", "[--json]", "list the backup jobs and their monitors", CmdJobs},
-      {"kuma", "login [--username U --password-file F [--totp CODE]]",
-       "log in to Uptime Kuma once and keep its session (never the password)", CmdKuma},
+      {"kuma", "login [--username U --password-file F [--totp CODE]] | sync [--dry-run] [--prune] [--json]",
+       "log in to Uptime Kuma once (never keeping the password); make and keep the monitors of "
+       "every job and node",
+       CmdKuma},
       {"check-config", "", "parse and check the configuration only", CmdCheckConfig},
   };
   return commands;

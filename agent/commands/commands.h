@@ -22,6 +22,8 @@ int CmdVerify(const Invocation& invocation);
 int CmdCheckConfig(const Invocation& invocation);
 int CmdRefresh(const Invocation& invocation);
 int CmdKuma(const Invocation& invocation);
+// `kuma sync`, with the arguments after "sync" (kuma_sync.cpp).
+int KumaSyncCommand(const Invocation& invocation, const std::vector<std::string>& args);
 
 // Pushes a job's current state (refresh.h) to its monitor, without `ping`.
 // The caller holds the job's lock.

@@ -71,6 +71,7 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"login", KumaLoginCommand},
+    {"sync", KumaSyncCommand},
 };
 
 }  // namespace

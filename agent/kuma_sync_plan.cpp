@@ -143,10 +143,12 @@ struct Wanted {
   std::string job_id;  // job targets
 };
 
-std::string JobDescription(const BackupJob& job) {
+// NODE: the push monitor's node; "" for the job's group.
+std::string JobDescription(const BackupJob& job, const std::string& node = "") {
   std::string text = "Backup job " + job.id;
   text += job.schedule.empty() ? ", no schedule" : ", schedule " + job.schedule;
   text += job.storage.empty() ? "" : ", storage " + job.storage;
+  text += node.empty() ? "" : ", node " + node;
   return text + " (made by pbk-agent kuma sync)";
 }
 
@@ -176,7 +178,7 @@ std::vector<Wanted> WantedMonitors(const ClusterFacts& cluster) {
     std::sort(nodes.begin(), nodes.end());
     for (const auto& node : nodes) {
       wanted.push_back({{TargetKind::kJobPush, key, node}, name + " @ " + node, "push", true,
-                        group, JobDescription(job) + ", node " + node, job.id});
+                        group, JobDescription(job, node), job.id});
     }
   }
   return wanted;

@@ -18,15 +18,21 @@ set(PBK_KUMA_CACHE_DEFAULT "/var/cache/pbk-agent-tests/uptime-kuma-2.0.0-dev.0" 
 add_executable(pbk_e2e_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_environment.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_test.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_refresh_test.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_refresh_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_login_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_e2e_sync_test.cpp)
 target_compile_definitions(pbk_e2e_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   PBK_BIN_DIR="${CMAKE_BINARY_DIR}/bin"
   PBK_KUMA_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma.sh"
   PBK_KUMA_DB_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/e2e/kuma_db.js"
-  PBK_KUMA_CACHE_DEFAULT="${PBK_KUMA_CACHE_DEFAULT}")
-target_link_libraries(pbk_e2e_tests PRIVATE pbk_test_process pbk_test_support pbk_test_certs
-  nlohmann_json::nlohmann_json GTest::gtest_main pbk_warnings)
+  PBK_KUMA_CACHE_DEFAULT="${PBK_KUMA_CACHE_DEFAULT}"
+  PBK_FAKES_DIR="${CMAKE_CURRENT_SOURCE_DIR}/fakes")
+# pbk_kuma: the login and sync cases make Kuma's first user and read back
+# what the program made through the product's own Socket.IO client (which
+# loads pbk-http.so from the binary's folder, bin/).
+target_link_libraries(pbk_e2e_tests PRIVATE pbk_kuma pbk_test_process pbk_test_support
+  pbk_test_certs OpenSSL::Crypto nlohmann_json::nlohmann_json GTest::gtest_main pbk_warnings)
 # The tests run the programs, not code linked in: make sure they are built.
 add_dependencies(pbk_e2e_tests pbk-agent pbk-http pbk-vzdump-sim)
 
@@ -43,7 +49,7 @@ set_tests_properties(e2e.real_kuma PROPERTIES
   ENVIRONMENT_MODIFICATION "PBK_KUMA_CACHE=reset:"
   ENVIRONMENT "PBK_TEST_OUTPUT_DIR=${PBK_TEST_OUTPUT_DIR}"
   FIXTURES_REQUIRED suite_outputs
-  # Four node servers (and, the first time, a compiler) on the machine:
+  # Six node servers (and, the first time, a compiler) on the machine:
   # alone, so the timing assertions of the other tiers keep their margins
   # and the latency figures it prints are Kuma's, not the machine's load.
   RUN_SERIAL TRUE)

@@ -95,8 +95,8 @@ void KumaEnvironment::SetUp() {
   dir_ = std::make_unique<TestDir>();
   std::string err;
   ASSERT_TRUE(MakeTestCertificates(dir_->Path("certs"), &err)) << err;
-  std::vector<uint16_t> ports = FreePorts(4, &err);
-  ASSERT_EQ(ports.size(), 4u) << err;
+  std::vector<uint16_t> ports = FreePorts(6, &err);
+  ASSERT_EQ(ports.size(), 6u) << err;
   ip_ = std::make_unique<KumaServer>("ip", "ip", "");
   name_ = std::make_unique<KumaServer>("name", "name", "kuma.test");
   late_ = std::make_unique<KumaServer>("late", "ip", "");
@@ -105,16 +105,21 @@ void KumaEnvironment::SetUp() {
   name_->Configure(&install_, dir_->Path("kuma-name"), dir_->Path("certs"), ports[1]);
   late_->Configure(&install_, dir_->Path("kuma-late"), dir_->Path("certs"), ports[2]);
   restart_->Configure(&install_, dir_->Path("kuma-restart"), dir_->Path("certs"), ports[3]);
+  login_ = std::make_unique<KumaServer>("login", "ip", "");
+  sync_ = std::make_unique<KumaServer>("sync", "ip", "");
+  login_->Configure(&install_, dir_->Path("kuma-login"), dir_->Path("certs"), ports[4]);
+  sync_->Configure(&install_, dir_->Path("kuma-sync"), dir_->Path("certs"), ports[5]);
 
-  // First start: Kuma creates and migrates its database.
+  // First start: Kuma creates and migrates its database. The login and
+  // sync servers keep running from here on.
   auto phase_start = SteadyClock::now();
   std::string failure = StartAndWait(Servers());
   ASSERT_EQ(failure, "") << failure;
   const double first_start =
       std::chrono::duration<double>(SteadyClock::now() - phase_start).count();
   phase_start = SteadyClock::now();
-  for (KumaServer* server : Servers()) server->Terminate();
-  for (KumaServer* server : Servers()) server->AwaitStopped();
+  for (KumaServer* server : PushServers()) server->Terminate();
+  for (KumaServer* server : PushServers()) server->AwaitStopped();
   const double stop = std::chrono::duration<double>(SteadyClock::now() - phase_start).count();
 
   // The monitors, while no Kuma runs.
@@ -137,12 +142,13 @@ void KumaEnvironment::SetUp() {
                               {"restart-long", "backup-e2e4d002-0002", kLongIntervalSeconds}}));
 
   phase_start = SteadyClock::now();
-  failure = StartAndWait(Servers());
+  failure = StartAndWait(PushServers());
   ASSERT_EQ(failure, "") << failure;
   const double second_start =
       std::chrono::duration<double>(SteadyClock::now() - phase_start).count();
-  std::cout << "e2e: four Kuma servers: first start " << first_start << " s, stop " << stop
-            << " s, start with the monitors " << second_start << " s" << std::endl;
+  std::cout << "e2e: six Kuma servers: first start " << first_start
+            << " s; the four push servers: stop " << stop << " s, start with the monitors "
+            << second_start << " s" << std::endl;
 }
 
 void KumaEnvironment::ReportLatencies() {
@@ -207,6 +213,8 @@ void KumaEnvironment::TearDown() {
   name_.reset();
   late_.reset();
   restart_.reset();
+  login_.reset();
+  sync_.reset();
   dir_.reset();
 }
 

@@ -1,6 +1,6 @@
 // The end-to-end tests' global environment (see kuma_e2e_test.cpp): the Kuma
 // install and its database, one Kuma server, and the GoogleTest Environment
-// that installs Kuma and runs the four servers once for all cases.
+// that installs Kuma and runs the servers once for all cases.
 #pragma once
 
 #include <arpa/inet.h>
@@ -368,7 +368,13 @@ class KumaEnvironment : public ::testing::Environment {
   KumaServer& name() { return *name_; }
   KumaServer& late() { return *late_; }
   KumaServer& restart() { return *restart_; }
+  // Fresh Kumas without a user and without monitors, for `kuma login` and
+  // `kuma sync` (each case file makes the first user itself).
+  KumaServer& login() { return *login_; }
+  KumaServer& sync() { return *sync_; }
   std::string ca_file() const { return dir_->Path("certs/ca.pem"); }
+  // A CA that signed none of the servers' certificates.
+  std::string other_ca_file() const { return dir_->Path("certs/other-ca.pem"); }
   std::string curl() const { return curl_; }
 
   // The monitor for case KEY, with the server it lives on.
@@ -425,6 +431,14 @@ class KumaEnvironment : public ::testing::Environment {
 
  private:
   std::vector<KumaServer*> Servers() {
+    std::vector<KumaServer*> servers = PushServers();
+    for (auto* server : {login_.get(), sync_.get()}) {
+      if (server != nullptr) servers.push_back(server);
+    }
+    return servers;
+  }
+  // The servers whose monitors are rows inserted while they are stopped.
+  std::vector<KumaServer*> PushServers() {
     std::vector<KumaServer*> servers;
     for (auto* server : {ip_.get(), name_.get(), late_.get(), restart_.get()}) {
       if (server != nullptr) servers.push_back(server);
@@ -439,7 +453,7 @@ class KumaEnvironment : public ::testing::Environment {
   KumaInstall install_;
   std::string curl_;
   std::unique_ptr<TestDir> dir_;
-  std::unique_ptr<KumaServer> ip_, name_, late_, restart_;
+  std::unique_ptr<KumaServer> ip_, name_, late_, restart_, login_, sync_;
   std::vector<LatencySample> latencies_;
   std::vector<std::string> outputs_;
 };

@@ -5,18 +5,21 @@
 // push: the rows of its SQLite `heartbeat` table.
 //
 // A GoogleTest global Environment installs Kuma (kuma.sh, a no-op once the
-// cache is complete) and starts four Kuma servers once for all cases, in
+// cache is complete) and starts six Kuma servers once for all cases, in
 // parallel:
 //   ip       certificate with IP SAN 127.0.0.1 (the product's IP mode)
 //   name     certificate with only DNS SAN kuma.test (server_name "kuma.test")
 //   late     IP mode; the cases with Kuma down stop and restart it
 //   restart  IP mode; the Kuma-restart case restarts it and times its
 //            missed-heartbeat checker (the only monitors with short intervals)
-// Each case has its own push monitor (and job), so "exactly one new
+//   login    fresh, no user: `kuma login` (kuma_e2e_login_test.cpp)
+//   sync     fresh, no user: `kuma sync` (kuma_e2e_sync_test.cpp)
+// Each push case has its own push monitor (and job), so "exactly one new
 // heartbeat" is a plain count. Monitors are rows inserted into Kuma's
 // `monitor` table while it is stopped: Kuma starts its missed-heartbeat
-// checker only for monitors present at boot, so each server is started once
-// to create its database, stopped, given its monitors, and started again.
+// checker only for monitors present at boot, so each of the first four is
+// started once to create its database, stopped, given its monitors, and
+// started again.
 //
 // The agent reads its job list from files (a jobs.cfg the case writes; no
 // PVE API token, pvesh pointed at nothing), as on a node without either.

@@ -107,8 +107,8 @@ TEST(KumaSyncPlanTest, AnEmptyKumaGetsAGroupPerJobAPushMonitorPerNodeAndNodeMoni
   EXPECT_EQ(push.fields["resendInterval"], 0);
   EXPECT_EQ(push.fields["notificationIDList"], (nlohmann::json{{"1", true}, {"3", true}}));
   EXPECT_EQ(push.fields["description"],
-            "Backup job backup-a, schedule 21:00, storage local (made by pbk-agent kuma sync), "
-            "node pve1");
+            "Backup job backup-a, schedule 21:00, storage local, node pve1 (made by pbk-agent "
+            "kuma sync)");
   EXPECT_FALSE(push.fields.contains("pushToken")) << "the token travels apart, never printed";
   EXPECT_EQ(push.push_token.size(), kPushTokenLength);
   EXPECT_EQ(push.target.TagValue(), "backup-a@pve1");

@@ -280,6 +280,18 @@ std::string KumaSyncE2eTest::other_notification_;
 
 TEST_F(KumaSyncE2eTest, A_TheFirstSyncMakesAGroupPerJobAndAMonitorPerNode) {
   ASSERT_NO_FATAL_FAILURE(MakeCluster());
+  // Before `kuma login`: the timer's run does nothing (monitors made by
+  // hand are all there is), the admin's run says what is missing.
+  RunResult service = AdminAgent({"--config", Config(), "kuma", "sync", "--service"});
+  EXPECT_EQ(service.exit_code, 0) << service.out << service.err;
+  EXPECT_EQ(service.out + service.err, "");
+  RunResult manual = AdminAgent({"--config", Config(), "kuma", "sync"});
+  EXPECT_EQ(manual.exit_code, 1) << manual.out << manual.err;
+  EXPECT_TRUE(Contains(manual.err, "no Kuma session in " + session_file() +
+                                       ": run `pbk-agent kuma login` first"))
+      << manual.err;
+  EXPECT_FALSE(std::ifstream(monitors_file()).good());
+
   ASSERT_NO_FATAL_FAILURE(LogIn());
   {
     auto admin = Admin();

@@ -36,13 +36,19 @@ grep -qx 'PathChanged=/etc/pve/vzdump.cron' "$work/vzdump-hook-guard.path" || fa
 grep -qx "PathChanged=$work/config.json" "$work/vzdump-hook-guard.path" ||
   fail "path unit does not start the service when the configuration is written"
 grep -qx 'Type=oneshot' "$work/vzdump-hook-guard.service" || fail "service is not oneshot"
-# guard, flush, refresh in this order; the first two may fail without
-# stopping the rest, refresh decides the unit's result.
+# guard, kuma sync, flush, refresh in this order; the first three may fail
+# without stopping the rest, refresh decides the unit's result. The sync
+# comes before flush and refresh, which push with the tokens it writes.
 steps=$(sed -n 's/^ExecStart=//p' "$work/vzdump-hook-guard.service" | sed -E 's/ --config [^ ]+//')
 expected="-$build/bin/pbk-agent guard
+-$build/bin/pbk-agent kuma sync --service
 -$build/bin/pbk-agent flush
 $build/bin/pbk-agent refresh --service"
-[ "$steps" = "$expected" ] || fail "service steps are not guard, flush, refresh --service: $steps"
+[ "$steps" = "$expected" ] ||
+  fail "service steps are not guard, kuma sync --service, flush, refresh --service: $steps"
+# Every step names the rendered configuration.
+[ "$(grep -c "^ExecStart=-\{0,1\}$build/bin/pbk-agent --config $work/config.json " \
+  "$work/vzdump-hook-guard.service")" = 4 ] || fail "a step does not pass --config"
 ! grep -q '^ExecStopPost=' "$work/vzdump-hook-guard.service" || fail "service still flushes in ExecStopPost"
 grep -qx 'OnBootSec=2min' "$work/vzdump-hook-guard.timer" || fail "timer does not start soon after boot"
 grep -qx 'OnUnitActiveSec=5min' "$work/vzdump-hook-guard.timer" || fail "timer does not repeat"

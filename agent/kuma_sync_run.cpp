@@ -6,6 +6,7 @@
 #include "agent/core/log.h"
 #include "agent/core/text.h"
 #include "agent/kuma_admin_port.h"
+#include "agent/kuma_session.h"
 #include "agent/pve_access.h"
 #include "api/pve/cluster.h"
 #include "api/pve/cluster_lock.h"
@@ -56,15 +57,6 @@ bool ReadCluster(const Config& config, ClusterFacts* cluster, int* code, std::st
   if (!ReadMembers(config.paths.pve_dir, config.node, &members, err)) return false;
   *cluster = MakeClusterFacts(jobs, guests, members.nodes);
   return true;
-}
-
-// The stored session; false with *err, *exists false when there is none.
-bool ReadSession(const Config& config, std::string* session, bool* exists, std::string* err) {
-  if (!ReadFileIfExists(config.kuma.session_file, session, exists, err)) return false;
-  if (!*exists) return true;
-  *session = std::string(Trim(*session));
-  AddSecrets({*session});
-  return CheckPrivateFile(config.kuma.session_file, "Kuma's session", err);
 }
 
 // Logs in, plans, and (unless a dry run) carries the plan out under the
@@ -132,7 +124,7 @@ KumaSyncResult Sync(const Config& config, const ClusterFacts& cluster, const std
 KumaSyncResult RunKumaSync(const Config& config, const KumaSyncOptions& options) {
   std::string session, err;
   bool has_session = false;
-  if (!ReadSession(config, &session, &has_session, &err)) return Failed(kSyncExitUsage, err);
+  if (!ReadKumaSession(config, &session, &has_session, &err)) return Failed(kSyncExitUsage, err);
   if (!has_session) {
     if (options.service) return {};  // monitors made by hand: nothing to keep
     return Failed(kSyncExitProblem, "no Kuma session in " + config.kuma.session_file +

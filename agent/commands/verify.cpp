@@ -18,6 +18,7 @@
 #include "api/pve/monitors_file.h"
 #include "agent/core/fs.h"
 #include "agent/guard.h"
+#include "agent/kuma_session.h"
 #include "api/kuma/kuma_client.h"
 #include "agent/core/log.h"
 #include "agent/monitor_advice.h"
@@ -331,8 +332,10 @@ int CmdVerify(const Invocation& invocation) {
         report.Add("monitor " + job.id, Status::kFail,
                    "the job runs on this node (" + placement.why +
                        ") but has no push token: no Kuma monitor hears about its runs",
-                   "create a push monitor (Retries 0) and add \"jobs\": {\"" + job.id +
-                       "\": {\"push_token\": \"…\"}} to " + config.path);
+                   has_monitors_file
+                       ? "run `pbk-agent kuma sync`: the monitors file is older than this job"
+                       : "create a push monitor (Retries 0) and add \"jobs\": {\"" + job.id +
+                             "\": {\"push_token\": \"…\"}} to " + config.path);
       } else if (placement.runs_here) {
         report.Add("monitor " + job.id, Status::kWarn,
                    "disabled job without a push token (a \"Run now\" would go unreported)");
@@ -385,6 +388,13 @@ int CmdVerify(const Invocation& invocation) {
       report.Add("Kuma", Status::kFail, why,
                  "check kuma.url, kuma.ca_file and kuma.server_name, and that Kuma runs");
     }
+    using Level = KumaSessionCheck::Level;
+    const KumaSessionCheck session = CheckKumaSession(config, has_monitors_file);
+    report.Add("Kuma session",
+               session.level == Level::kOk     ? Status::kOk
+               : session.level == Level::kWarn ? Status::kWarn
+                                               : Status::kFail,
+               session.message, session.fix);
   }
 
   // systemd units: enabled, running, and what the service's last run did.

@@ -244,6 +244,24 @@ class KumaSyncE2eTest : public ::testing::Test {
     }
   }
 
+  // `verify --json`: its checks.
+  static json Verify() {
+    RunResult result = AdminAgent({"--config", Config(), "verify", "--json"});
+    ExpectNoSecretIn(result);
+    const json out = json::parse(result.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(At(out, "checks").is_array()) << result.out << result.err;
+    return At(out, "checks");
+  }
+
+  // The check NAME of CHECKS, null when verify has none.
+  static json Check(const json& checks, const std::string& name) {
+    if (!checks.is_array()) return json();
+    for (const auto& check : checks) {
+      if (Str(check, "check") == name) return check;
+    }
+    return json();
+  }
+
   static int Count(const json& out, const char* key) {
     const json& value = At(out, key);
     return value.is_number_integer() ? value.get<int>() : -1;
@@ -475,11 +493,55 @@ TEST_F(KumaSyncE2eTest, C_AJobAddedAndAGuestMigratedGetOneMonitorEach) {
   ExpectHandMadeUntouched(monitors);
 }
 
+// verify's word on the session and on a monitors file older than the jobs.
+TEST_F(KumaSyncE2eTest, D_VerifyNamesTheSessionAndTheSyncToRun) {
+  json checks = Verify();
+  EXPECT_EQ(Str(Check(checks, "Kuma session"), "status"), "OK") << checks.dump(1);
+  EXPECT_EQ(Str(Check(checks, "Kuma session"), "message"),
+            "valid (user " + std::string(kAdminUser) + ")");
+  EXPECT_EQ(Str(Check(checks, "monitors file"), "status"), "OK") << checks.dump(1);
+
+  // A new job for 100, which is on this node (pve1): the monitors file is
+  // older than the job until `kuma sync` runs.
+  const std::string jobs = ReadText(pve() + "/jobs.cfg");
+  WriteText(pve() + "/jobs.cfg",
+            jobs + "vzdump: backup-here\n\tschedule 04:00\n\tvmid 100\n\tstorage local\n\n");
+  checks = Verify();
+  const json drift = Check(checks, "monitors file");
+  EXPECT_EQ(Str(drift, "status"), "WARN") << checks.dump(1);
+  EXPECT_TRUE(Contains(Str(drift, "message"), "job backup-here runs on pve1, which has no monitor"))
+      << drift.dump();
+  EXPECT_TRUE(StartsWith(Str(drift, "fix"), "pbk-agent kuma sync")) << drift.dump();
+  const json missing = Check(checks, "monitor backup-here");
+  EXPECT_EQ(Str(missing, "status"), "FAIL") << checks.dump(1);
+  EXPECT_EQ(Str(missing, "fix"),
+            "run `pbk-agent kuma sync`: the monitors file is older than this job");
+
+  EXPECT_EQ(Count(Sync(), "added"), 2);
+  checks = Verify();
+  EXPECT_EQ(Str(Check(checks, "monitor backup-here"), "status"), "OK") << checks.dump(1);
+  EXPECT_EQ(Str(Check(checks, "monitors file"), "status"), "OK") << checks.dump(1);
+
+  // A session Kuma does not take (signed with another secret).
+  const std::string session = ReadText(session_file());
+  const std::string forged =
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VybmFtZSI6InBiay1hZG1pbiJ9.c2lnbmF0dXJl";
+  WriteText(session_file(), forged + "\n");
+  checks = Verify();
+  const json rejected = Check(checks, "Kuma session");
+  EXPECT_EQ(Str(rejected, "status"), "FAIL") << checks.dump(1);
+  EXPECT_TRUE(Contains(Str(rejected, "message"), "Kuma does not accept the session in " +
+                                                     session_file()))
+      << rejected.dump();
+  EXPECT_EQ(Str(rejected, "fix"), "run `pbk-agent kuma login` again");
+  WriteText(session_file(), session);
+}
+
 // Figures, not asserted beyond success: `kuma sync` for JOBS all-guests
 // jobs on NODES members, first run and no-op run, on a cluster folder of
 // its own against the same Kuma (whose earlier monitors stay). Run by
 // tests/bench/kuma_sync_bench.py (PBK_KUMA_SYNC_BENCH="10x3 100x5").
-TEST_F(KumaSyncE2eTest, D_Figures) {
+TEST_F(KumaSyncE2eTest, E_Figures) {
   const char* sizes = std::getenv("PBK_KUMA_SYNC_BENCH");
   if (sizes == nullptr) GTEST_SKIP() << "set PBK_KUMA_SYNC_BENCH=\"10x3 100x5\" for the figures";
   if (!std::ifstream(session_file()).good()) {

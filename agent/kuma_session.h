@@ -1,0 +1,34 @@
+// The Kuma session `kuma login` stores in kuma.session_file: reading it
+// (`kuma sync`) and checking it against Kuma (`verify`).
+#pragma once
+
+#include <string>
+
+#include "agent/core/config.h"
+
+namespace pbk {
+
+// Reads the stored session, trimmed, and registers it as a secret. *exists
+// is false when there is none. False with *err when the file cannot be read
+// or is not private.
+bool ReadKumaSession(const Config& config, std::string* session, bool* exists,
+                     std::string* err);
+
+// The user a session is for: Kuma's session is a JWT whose payload carries
+// {"username": …}. "" when SESSION does not say.
+std::string KumaSessionUser(const std::string& session);
+
+// verify's line about the session, in the words of its checks.
+struct KumaSessionCheck {
+  enum class Level { kOk, kWarn, kFail };
+  Level level = Level::kOk;
+  std::string message;
+  std::string fix;
+};
+
+// Logs in to Kuma with the stored session (one Socket.IO session, no
+// change in Kuma). SYNCED: a monitors file exists, so the timer's `kuma
+// sync` needs the session.
+KumaSessionCheck CheckKumaSession(const Config& config, bool synced);
+
+}  // namespace pbk

@@ -17,16 +17,28 @@ int GuardResult::DriftLeft() const {
 
 namespace {
 
-bool Excluded(const GuardOptions& options, const BackupJob& job) {
-  return std::find(options.exclude.begin(), options.exclude.end(), job.id) !=
-         options.exclude.end();
+bool NeedsWrite(const JobDecision& decision) {
+  return decision.action == JobAction::kSetHook || decision.action == JobAction::kRemoveScript;
 }
 
-bool Drifts(const GuardOptions& options, const BackupJob& job) {
-  return !Excluded(options, job) && job.script != options.hook_script;
+bool SameJobButId(const BackupJob& a, const BackupJob& b) {
+  return a.schedule == b.schedule && a.enabled == b.enabled && a.storage == b.storage &&
+         a.node == b.node && a.pool == b.pool && a.all == b.all && a.vmids == b.vmids &&
+         a.exclude == b.exclude && a.comment == b.comment;
 }
 
 }  // namespace
+
+PlacementInputs ToPlacementInputs(const GuardOptions& options) {
+  PlacementInputs in;
+  in.placement = options.placement;
+  in.hook_script = options.hook_script;
+  in.exclude = options.exclude;
+  in.job_chains = options.job_chains;
+  in.members = options.members;
+  in.marked = options.marked;
+  return in;
+}
 
 bool RememberReplacedScripts(const std::string& state_dir,
                              const std::map<std::string, std::string>& replaced,
@@ -56,6 +68,10 @@ std::map<std::string, std::string> ReplacedScripts(const std::string& state_dir)
 GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>& readers,
                      JobWriter* writer) {
   GuardResult result;
+  const PlacementInputs in = ToPlacementInputs(options);
+  auto decide = [&](const BackupJob& job) {
+    return DecideJob(in, job, options.node_default_ours);
+  };
   std::vector<BackupJob> jobs;
   JobReader* reader = nullptr;
   for (JobReader* candidate : readers) {
@@ -83,18 +99,22 @@ GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>&
     bool changed_since_read = false;
     while (budget-- > 0) {
       auto next = std::find_if(jobs.begin(), jobs.end(), [&](const BackupJob& job) {
-        return Drifts(options, job) && given_up.count(job.id) == 0;
+        return given_up.count(job.id) == 0 && NeedsWrite(decide(job));
       });
       if (next == jobs.end()) break;
       BackupJob job = *next;
+      const JobDecision decision = decide(job);
+      const std::string script =
+          decision.action == JobAction::kSetHook ? options.hook_script : std::string();
       std::string err;
       if (writer == nullptr) {
         err = "no way to change jobs (pvesh is not available)";
       } else if (!writer->Usable(&err) || !writer->CanWrite(job, &err)) {
-      } else if (writer->SetScript(job, options.hook_script, &err)) {
-        result.changes.push_back({job.id, job.script, job.IsLegacy()});
+      } else if (writer->SetScript(job, script, &err)) {
+        result.changes.push_back(
+            {job.id, job.script, script, job.IsLegacy(), decision.loud, decision.why});
         changed_since_read = true;
-        next->script = options.hook_script;
+        next->script = script;
         if (job.IsLegacy()) {
           ++result.lists;
           if (!reader->List(&jobs, &err)) {
@@ -120,16 +140,34 @@ GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>&
   }
 
   for (const auto& job : jobs) {
+    const JobDecision decision = decide(job);
     GuardJobState state;
     state.id = job.id;
     state.script = job.script;
-    state.excluded = Excluded(options, job);
-    state.carries_hook = job.script == options.hook_script;
+    state.excluded = std::find(options.exclude.begin(), options.exclude.end(), job.id) !=
+                     options.exclude.end();
+    state.unmarked = decision.unmarked;
+    // As the job stands now (not after a write that was not made).
+    state.via = job.script.empty()
+                    ? (options.placement == HookPlacement::kNode && options.node_default_ours
+                           ? HookVia::kNodeDefault
+                           : HookVia::kNone)
+                    : (job.script == options.hook_script ? HookVia::kOwnScript
+                                                         : HookVia::kForeignScript);
+    // Our hook on a job with an unmarked node is not in effect where it matters.
+    state.carries_hook = (state.via == HookVia::kNodeDefault || state.via == HookVia::kOwnScript) &&
+                         !NeedsWrite(decision);
     if (!state.excluded && !state.carries_hook) {
       auto problem = problems.find(job.id);
       state.problem = problem != problems.end() ? problem->second
-                      : options.dry_run         ? "not changed (--dry-run)"
-                                                : "still not set after the change";
+                      : decision.action == JobAction::kLeave ? decision.why
+                      : options.dry_run                      ? "not changed (--dry-run)"
+                      : decision.action == JobAction::kSetHook ? "still not set after the change"
+                      : decision.action == JobAction::kRemoveScript
+                          ? "still carries its script after the change"
+                      : options.placement == HookPlacement::kNode
+                          ? "the node default in vzdump.conf is not our hook"
+                          : decision.why;
     }
     result.jobs.push_back(std::move(state));
   }
@@ -142,6 +180,28 @@ GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>&
   result.final_jobs = std::move(jobs);
   result.final_document = reader->document();
   return result;
+}
+
+std::vector<std::pair<std::string, std::string>> MovedLegacyIds(
+    const std::vector<BackupJob>& cached, const std::vector<BackupJob>& jobs,
+    const std::vector<std::string>& configured) {
+  std::vector<std::pair<std::string, std::string>> moved;
+  auto listed = [](const std::vector<BackupJob>& list, const std::string& id) {
+    return std::find_if(list.begin(), list.end(),
+                        [&](const BackupJob& job) { return job.id == id; });
+  };
+  for (const std::string& id : configured) {
+    if (listed(jobs, id) != jobs.end()) continue;
+    auto old = listed(cached, id);
+    if (old == cached.end() || !old->IsLegacy()) continue;
+    // Only an unambiguous match: two alike jobs cannot be told apart.
+    std::vector<const BackupJob*> matches;
+    for (const BackupJob& job : jobs) {
+      if (job.id != id && SameJobButId(*old, job)) matches.push_back(&job);
+    }
+    if (matches.size() == 1) moved.emplace_back(id, matches[0]->id);
+  }
+  return moved;
 }
 
 }  // namespace pbk

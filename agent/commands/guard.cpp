@@ -8,6 +8,7 @@
 #include "agent/commands/commands.h"
 #include "agent/core/fs.h"
 #include "agent/guard.h"
+#include "agent/guard_node.h"
 #include "api/pve/job_sources.h"
 #include "agent/core/log.h"
 #include "agent/pve_access.h"
@@ -43,25 +44,90 @@ bool TakeGuardLock(const std::string& state_dir, FileLock* lock, std::string* er
   }
 }
 
-json ResultJson(const GuardResult& result, bool dry_run) {
+json ResultJson(const GuardResult& result, const NodeSetup& node, const Config& config,
+               bool dry_run) {
   json jobs = json::array();
   for (const auto& job : result.jobs) {
     json entry = {{"id", job.id},
                   {"script", job.script},
                   {"carries_hook", job.carries_hook},
+                  {"hook_via", HookViaName(job.via)},
                   {"excluded", job.excluded}};
+    if (!job.unmarked.empty()) entry["unmarked_nodes"] = job.unmarked;
     if (!job.problem.empty()) entry["problem"] = job.problem;
     jobs.push_back(std::move(entry));
   }
+  // "changes": the hook set on a job; "removed": a job's own script taken off.
   json changes = json::array();
+  json removed = json::array();
   for (const auto& change : result.changes) {
-    changes.push_back(
-        {{"id", change.job_id}, {"old_script", change.old_script}, {"legacy", change.legacy}});
+    json entry = {{"id", change.job_id}, {"old_script", change.old_script},
+                  {"legacy", change.legacy}};
+    if (change.new_script.empty()) {
+      entry["why"] = change.why;
+      removed.push_back(std::move(entry));
+    } else {
+      changes.push_back(std::move(entry));
+    }
   }
-  return {{"ok", result.Ok()},      {"dry_run", dry_run},
-          {"source", result.source}, {"jobs", std::move(jobs)},
-          {"changes", std::move(changes)}, {"drift_left", result.DriftLeft()},
-          {"notes", result.notes},   {"errors", result.errors}};
+  json conf = {{"path", config.paths.vzdump_conf},
+               {"script", node.conf_before.present ? json(node.conf_before.value) : json()},
+               {"changed", node.conf_changed},
+               {"ours", node.node_default_ours}};
+  if (!node.conf.why.empty()) conf["why"] = node.conf.why;
+  const bool ok = result.Ok() && node.errors.empty();
+  return {{"ok", ok},
+          {"dry_run", dry_run},
+          {"placement", PlacementName(config.guard.placement)},
+          {"source", result.source},
+          {"vzdump_conf", std::move(conf)},
+          {"members", node.members.nodes},
+          {"marked", node.marked},
+          {"jobs", std::move(jobs)},
+          {"changes", std::move(changes)},
+          {"removed", std::move(removed)},
+          {"drift_left", result.DriftLeft()},
+          {"notes", result.notes},
+          {"errors", result.errors}};
+}
+
+void LogChanges(const GuardResult& result, const Config& config,
+                std::map<std::string, std::string>* replaced) {
+  for (const auto& change : result.changes) {
+    const std::string was = change.old_script.empty() ? "none" : Quote(change.old_script);
+    const char* legacy = change.legacy ? " (a legacy vzdump.cron job)" : "";
+    if (change.loud) {
+      spdlog::warn("WARNING: job {}: our hook taken off the job: {}", change.job_id, change.why);
+    } else if (change.new_script.empty()) {
+      spdlog::info("job {}: its own script {} taken off{}: {}", change.job_id, was, legacy,
+                   change.why);
+    } else {
+      spdlog::info("job {}: script set to {} (was {}){}", change.job_id, change.new_script, was,
+                   legacy);
+    }
+    if (change.new_script.empty()) continue;
+    if (config.jobs.count(change.job_id) == 0) {
+      spdlog::warn("job {}: no push monitor on node {}: where it runs here, its runs are not "
+                   "reported (add \"jobs\": {{\"{}\": {{\"push_token\": \"…\"}}}} to {})",
+                   change.job_id, config.node, change.job_id, config.path);
+    }
+    if (!change.old_script.empty() && change.old_script != config.paths.hook_script) {
+      (*replaced)[change.job_id] = change.old_script;
+    }
+  }
+}
+
+// Configured legacy ids that PVE renumbered since the last run.
+void LogMovedIds(const Config& config, const std::vector<BackupJob>& jobs,
+                 const JobCache& cached) {
+  std::vector<std::string> configured;
+  for (const auto& [id, job] : config.jobs) configured.push_back(id);
+  for (const auto& [old_id, new_id] : MovedLegacyIds(cached.jobs, jobs, configured)) {
+    spdlog::warn("legacy job {} → {}: PVE rewrote vzdump.cron and renumbered it; move "
+                 "\"jobs\": {{\"{}\": …}} to \"jobs\": {{\"{}\": …}} in {} (edit the job once "
+                 "in PVE to give it a fixed id)",
+                 old_id, new_id, old_id, new_id, config.path);
+  }
 }
 
 }  // namespace
@@ -69,8 +135,9 @@ json ResultJson(const GuardResult& result, bool dry_run) {
 int CmdGuard(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
   std::set<std::string> flags;
-  if (!ParseFlags(invocation, {"--dry-run", "--json"}, "pbk-agent guard [--dry-run] [--json]",
-                  &flags)) {
+  // --release: for package removal (the maintainer scripts), not for admins.
+  if (!ParseFlags(invocation, {"--dry-run", "--json", "--release"},
+                  "pbk-agent guard [--dry-run] [--json]", &flags)) {
     return kExitUsage;
   }
   const bool dry_run = flags.count("--dry-run") > 0;
@@ -84,18 +151,57 @@ int CmdGuard(const Invocation& invocation) {
     spdlog::error("{}", err);
     return kExitProblem;
   }
+  if (flags.count("--release") > 0) {
+    std::vector<std::string> done;
+    if (!ReleaseNode(config, /*remove_mark=*/false, &done, &err)) {
+      spdlog::error("{}", err);
+      return kExitProblem;
+    }
+    for (const auto& line : done) spdlog::info("{}", line);
+    return kExitOk;
+  }
 
   PveAccess pve;
   if (!OpenPveAccessForCommand(config, &pve)) return kExitUsage;
-  GuardOptions options{config.paths.hook_script, config.guard.exclude, dry_run};
+  NodeSetup node = PrepareNode(config, dry_run);
+  GuardOptions options;
+  options.hook_script = config.paths.hook_script;
+  options.exclude = config.guard.exclude;
+  options.dry_run = dry_run;
+  options.placement = config.guard.placement;
+  for (const auto& [id, job] : config.jobs) options.job_chains[id] = job.chain;
+  options.members = node.members.nodes;
+  options.marked = node.marked;
+  options.node_default_ours = node.node_default_ours;
   GuardResult result = RunGuard(options, pve.readers, pve.writer);
   result.notes.insert(result.notes.begin(), pve.notes.begin(), pve.notes.end());
+  result.notes.insert(result.notes.end(), node.notes.begin(), node.notes.end());
   for (const auto& warning : pve.files->warnings()) result.notes.push_back(warning);
 
+  // The node default is checked as PVE sees it, not assumed from the write.
+  if (config.guard.placement == HookPlacement::kNode && !dry_run && node.errors.empty()) {
+    bool ours = false;
+    std::string how;
+    if (!CheckNodeDefault(config, pve.rest.get(), &ours, &how, &err)) {
+      node.errors.push_back("checking the node default: " + err);
+    } else if (!ours) {
+      node.errors.push_back("the node default is not our hook according to " + how);
+    } else {
+      spdlog::debug("node default checked through {}", how);
+    }
+  }
+
   if (result.read_ok && !dry_run) {
+    const std::string cache_path = JoinPath(config.paths.state_dir, kJobCacheFile);
+    JobCache cached;
+    bool cached_exists = false;
+    std::string cache_err;
+    if (LoadJobCache(cache_path, &cached, &cached_exists, &cache_err) && cached_exists) {
+      LogMovedIds(config, result.final_jobs, cached);
+    }
     JobCache cache{NowMs(), result.source, config.node, result.final_jobs,
                    result.final_document};
-    if (!SaveJobCache(JoinPath(config.paths.state_dir, kJobCacheFile), cache, &err)) {
+    if (!SaveJobCache(cache_path, cache, &err)) {
       result.errors.push_back("caching the job list: " + err);
     }
   }
@@ -108,25 +214,15 @@ int CmdGuard(const Invocation& invocation) {
       spdlog::warn("{}", note);
     }
   }
-  std::map<std::string, std::string> replaced;
-  for (const auto& change : result.changes) {
-    spdlog::info("job {}: script set to {} (was {}){}", change.job_id, options.hook_script,
-                 change.old_script.empty() ? "none" : Quote(change.old_script),
-                 change.legacy ? " (a legacy vzdump.cron job)" : "");
-    if (config.jobs.count(change.job_id) == 0) {
-      spdlog::warn("job {}: no push monitor on node {}: where it runs here, its runs are not "
-                   "reported (add \"jobs\": {{\"{}\": {{\"push_token\": \"…\"}}}} to {})",
-                   change.job_id, config.node, change.job_id, config.path);
-    }
-    const auto& chain = config.hook.chain;
-    if (!change.old_script.empty() &&
-        std::find(chain.begin(), chain.end(), change.old_script) == chain.end()) {
-      replaced[change.job_id] = change.old_script;
-      spdlog::warn("job {}: its own hook {} no longer runs; to keep it running, add it to "
-                   "\"hook\": {{\"chain\": [\"{}\"]}} in {}",
-                   change.job_id, change.old_script, change.old_script, config.path);
-    }
+  if (node.conf_changed) {
+    spdlog::info("{}: {}", config.paths.vzdump_conf, node.conf.why);
   }
+  if (node.mark_written) {
+    spdlog::info("node {} marked in {}", node.members.local,
+                 NodeMarkPath(config.paths.pve_dir, node.members.local));
+  }
+  std::map<std::string, std::string> replaced;
+  LogChanges(result, config, &replaced);
   if (!replaced.empty() && !dry_run) {
     if (!RememberReplacedScripts(config.paths.state_dir, replaced, &err)) {
       result.errors.push_back(err);
@@ -138,17 +234,21 @@ int CmdGuard(const Invocation& invocation) {
                     job.script.empty() ? "none" : Quote(job.script), job.problem);
     }
   }
+  for (const auto& error : node.errors) spdlog::error("{}", error);
   for (const auto& error : result.errors) spdlog::error("{}", error);
   if (result.read_ok) {
     int excluded = static_cast<int>(std::count_if(result.jobs.begin(), result.jobs.end(),
                                                   [](const GuardJobState& j) { return j.excluded; }));
-    spdlog::info("{} job(s) read through {}: {} changed, {} without the hook{}{}",
+    spdlog::info("{} job(s) read through {}: {} changed, {} without the hook{}{} (placement {})",
                  result.jobs.size(), result.source, result.changes.size(), result.DriftLeft(),
                  excluded > 0 ? ", " + std::to_string(excluded) + " excluded" : "",
-                 dry_run ? " (dry run: nothing written)" : "");
+                 dry_run ? " (dry run: nothing written)" : "",
+                 PlacementName(config.guard.placement));
   }
-  if (as_json) std::printf("%s\n", Redact(ResultJson(result, dry_run).dump(2)).c_str());
-  return result.Ok() ? kExitOk : kExitProblem;
+  if (as_json) {
+    std::printf("%s\n", Redact(ResultJson(result, node, config, dry_run).dump(2)).c_str());
+  }
+  return result.Ok() && node.errors.empty() ? kExitOk : kExitProblem;
 }
 
 }  // namespace pbk

@@ -90,7 +90,15 @@ class FakePve : public JobReader, public JobWriter {
   std::string write_error;
 };
 
-GuardOptions Options(bool dry_run = false) { return GuardOptions{kHook, {}, dry_run}; }
+// Job placement, with no cluster known: every job may be set. A foreign
+// script is taken over only when it is chained for its job.
+GuardOptions Options(bool dry_run = false) {
+  GuardOptions options;
+  options.hook_script = kHook;
+  options.dry_run = dry_run;
+  options.placement = HookPlacement::kJob;
+  return options;
+}
 
 TEST(GuardTest, NothingToDoMeansNoWriteAndOneRead) {
   FakePve pve;
@@ -107,7 +115,9 @@ TEST(GuardTest, EveryDriftedJobGetsTheHookAndTheOldValueIsKept) {
   pve.jobs = {{false, "backup-new", ""},
               {false, "backup-foreign", "/root/mount-usb.sh"},
               {false, "backup-ok", kHook}};
-  GuardResult result = RunGuard(Options(), {&pve}, &pve);
+  GuardOptions options = Options();
+  options.job_chains["backup-foreign"] = {"/root/mount-usb.sh"};
+  GuardResult result = RunGuard(options, {&pve}, &pve);
   EXPECT_TRUE(result.Ok());
   EXPECT_EQ(pve.write_calls, 2);
   ASSERT_EQ(result.changes.size(), 2u);
@@ -123,7 +133,11 @@ TEST(GuardTest, EveryDriftedJobGetsTheHookAndTheOldValueIsKept) {
 TEST(GuardTest, LegacyJobsAreAllFixedAlthoughTheirIdsMove) {
   FakePve pve;
   pve.jobs = {{true, "l1", ""}, {true, "l2", "/old.sh"}, {false, "backup-x", ""}};
-  GuardResult result = RunGuard(Options(), {&pve}, &pve);
+  GuardOptions options = Options();
+  // The chain follows the legacy job's id, which moves when l1 is changed.
+  options.job_chains["digest1:2"] = {"/old.sh"};
+  options.job_chains["digest2:1"] = {"/old.sh"};
+  GuardResult result = RunGuard(options, {&pve}, &pve);
   EXPECT_TRUE(result.Ok()) << (result.errors.empty() ? "" : result.errors[0]);
   EXPECT_EQ(pve.write_calls, 3) << "exactly one write per drifted job";
   ASSERT_EQ(result.changes.size(), 3u);
@@ -169,7 +183,9 @@ TEST(GuardTest, AFailedWriteLeavesTheJobReportedWithTheReason) {
   pve.jobs = {{false, "backup-a", "/old.sh"}, {false, "backup-b", ""}};
   pve.write_error = "pvesh set /cluster/backup/backup-a exited with code 255: cfs-lock "
                     "'file-jobs_cfg' error: no quorum!";
-  GuardResult result = RunGuard(Options(), {&pve}, &pve);
+  GuardOptions options = Options();
+  options.job_chains["backup-a"] = {"/old.sh"};
+  GuardResult result = RunGuard(options, {&pve}, &pve);
   EXPECT_FALSE(result.Ok());
   EXPECT_EQ(result.DriftLeft(), 2);
   EXPECT_EQ(pve.write_calls, 2) << "each job is tried once";

@@ -12,9 +12,11 @@
 #include "agent/commands/commands.h"
 #include "agent/core/fs.h"
 #include "agent/core/log.h"
+#include "agent/hook_decision.h"
 #include "agent/monitor_advice.h"
 #include "agent/node_view.h"
 #include "api/pve/placement.h"
+#include "api/pve/vzdump_conf.h"
 #include "agent/pve_access.h"
 #include "hook/run_record.h"
 #include "agent/schedule/schedule.h"
@@ -81,6 +83,14 @@ int CmdJobs(const Invocation& invocation) {
                                                  "HOOK", "MONITOR", "LAST RUN", "STATE"}};
   // Many jobs share a schedule; its runs over a year are computed once.
   std::map<std::pair<std::string, bool>, MonitorAdvice> by_schedule;
+  // The node default vzdump applies to every job without a script of its own.
+  VzdumpConfScript node_default;
+  std::string conf_err;
+  if (!ReadVzdumpConfScript(config.paths.vzdump_conf, &node_default, &conf_err)) {
+    spdlog::warn("{}", conf_err);
+  }
+  const bool default_ours =
+      node_default.present && node_default.value == config.paths.hook_script;
   for (const auto& job : jobs) {
     auto longest_run = longest_runs.find(job.id);
     const std::optional<int64_t> run_time =
@@ -106,7 +116,11 @@ int CmdJobs(const Invocation& invocation) {
         advice.longest_gap > 0 && job.enabled ? FormatGap(advice.longest_gap) : "-";
     const JobStatus state = view.StatusOf(job.id);
 
-    const bool hook = job.script == config.paths.hook_script;
+    const HookVia via = job.script.empty()                       ? (default_ours ? HookVia::kNodeDefault
+                                                                                 : HookVia::kNone)
+                        : job.script == config.paths.hook_script ? HookVia::kOwnScript
+                                                                 : HookVia::kForeignScript;
+    const bool hook = via == HookVia::kOwnScript || via == HookVia::kNodeDefault;
     const bool mapped = config.jobs.count(job.id) > 0;
     auto run = last.find(job.id);
     std::string last_words = "-";
@@ -129,7 +143,9 @@ int CmdJobs(const Invocation& invocation) {
          advice.next_run && job.enabled ? FormatLocalTime(*advice.next_run * 1000) : "-",
          gap_words, job.storage.empty() ? "(default)" : job.storage,
          Guests(job) + (job.node.empty() ? "" : " on " + job.node), here_words,
-         hook ? "yes" : (job.script.empty() ? "NO (none)" : "NO (" + job.script + ")"),
+         via == HookVia::kNodeDefault ? "yes (node default)"
+         : hook                       ? "yes"
+                                      : (job.script.empty() ? "NO (none)" : "NO (" + job.script + ")"),
          mapped ? "mapped" : "NOT MAPPED", last_words,
          std::string(state.up ? "up" : "DOWN") + " (" + JobStateName(state.state) + ")"});
     json timing_json = {
@@ -169,6 +185,7 @@ int CmdJobs(const Invocation& invocation) {
                     {"placement", std::move(placement_json)},
                     {"script", job.script},
                     {"carries_hook", hook},
+                    {"hook_via", HookViaName(via)},
                     {"monitor", mapped ? "mapped" : "not mapped"},
                     {"kuma", std::move(kuma_json)},
                     {"state", std::move(state_json)},

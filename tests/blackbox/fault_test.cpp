@@ -100,6 +100,8 @@ class FaultTest : public ::testing::Test {
   void WriteConfig(const std::string& state, json extra_paths = json::object()) {
     json paths = {{"state_dir", state},
                   {"scheduler_dir", dir_.Path("jobs")},
+                  {"vzdump_conf", dir_.Path("vzdump.conf")},
+                  {"pve_dir", dir_.Path("pve")},
                   {"proc", dir_.Path("proc")}};
     for (auto& [key, value] : extra_paths.items()) paths[key] = value;
     json config = {{"node", "pve1"},
@@ -109,6 +111,8 @@ class FaultTest : public ::testing::Test {
                      {"timeout_seconds", 3}}},
                    {"jobs", {{kJob, {{"push_token", kToken}}}}},
                    {"pve", {{"pvesh", dir_.Path("no-pvesh")}}},
+                   // The guard test here patches vzdump.cron: the hook on each job.
+                   {"guard", {{"placement", "job"}}},
                    {"paths", paths}};
     config_ = dir_.Write("config.json", config.dump(2));
   }

@@ -221,6 +221,12 @@ inline std::vector<std::string> NonScriptLines(const std::string& text) {
 struct AgentConfig {
   std::map<std::string, std::string> jobs;  // job id -> push token
   std::vector<std::string> exclude;
+  // These tests are about job placement (the hook on each job); the node
+  // placement has its own (placement_blackbox_test.cpp).
+  std::string placement = "job";
+  // jobs.<id>.chain: the job with someone's own hook has it chained, so the
+  // guard may take that job over.
+  std::map<std::string, std::vector<std::string>> chains = {{kJobUsb, {kMountUsb}}};
   std::string pvesh;  // empty: the installed fake
   int pve_timeout = 5;
   mode_t mode = 0600;
@@ -250,6 +256,14 @@ class PveBlackboxTest : public ::testing::Test {
     options.work_dir = dir_.path();
     pve_ = std::make_unique<FakePve>(options);
     ASSERT_NO_FATAL_FAILURE(WriteJobFiles(kRefJobsCfg, kRefCron));
+    // pve2, where some jobs are pinned, runs pbk-agent too.
+    std::filesystem::create_directories(pve_->RootPath("nodes/pve2"));
+    ASSERT_TRUE(pve_->WriteRootFile("nodes/pve2/pbk-agent.json",
+                                    json({{"version", "0.1.0"},
+                                          {"placement", "job"},
+                                          {"hook", hook_},
+                                          {"updated", "2026-12-01T00:00:00Z"}})
+                                        .dump()));
     ASSERT_TRUE(pve_->Start(&err)) << err;
     pvesh_ = pve_->InstallPvesh(dir_.path());
     ASSERT_FALSE(pvesh_.empty());
@@ -291,6 +305,7 @@ class PveBlackboxTest : public ::testing::Test {
       secrets_.insert(token);
       RegisterSecret(token);
     }
+    for (const auto& [id, chain] : c.chains) jobs[id]["chain"] = chain;
     json config = {{"node", "pve1"},
                    {"kuma",
                     {{"url", kuma_ ? kuma_->url() : std::string("https://127.0.0.1:9")},
@@ -309,8 +324,11 @@ class PveBlackboxTest : public ::testing::Test {
                      {"state_dir", state_dir_},
                      {"jobs_cfg", pve_->RootPath("jobs.cfg")},
                      {"vzdump_cron", pve_->RootPath("vzdump.cron")},
+                     {"vzdump_conf", dir_.Path("vzdump.conf")},
+                     {"pve_dir", pve_->root()},
                      {"scheduler_dir", dir_.Path("sched")}}}};
-    if (!c.exclude.empty()) config["guard"] = {{"exclude", c.exclude}};
+    config["guard"] = {{"placement", c.placement}};
+    if (!c.exclude.empty()) config["guard"]["exclude"] = c.exclude;
     dir_.Write("config.json", config.dump(2) + "\n");
     ASSERT_EQ(chmod(config_path_.c_str(), c.mode), 0);
   }

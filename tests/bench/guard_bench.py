@@ -12,7 +12,15 @@ and `pbk-agent jobs` (schedules over a year, placement of every guest) for
 1000 jobs and 5000 guests.
 Prints a table (median and p10..p90) and writes a CSV.
 
+With --placement, measures instead the two places of the hook at each of
+--placement-sizes jobs: the job placement (every job set through pvesh) and
+the node placement (vzdump.conf; a first run on jobs that carry the hook
+takes it off each, the migration), the first run and a run with nothing to
+do: pvesh calls, API requests, wall time. First runs make one pvesh call per
+job; above --migrate-max jobs they are not run.
+
 usage: guard_bench.py BIN_DIR [--runs N] [--sizes 10,100,1000,10000] [--csv FILE]
+                      [--placement [--placement-sizes 10,1000,10000] [--migrate-max N]]
 """
 import argparse
 import json
@@ -121,12 +129,78 @@ def count_requests(path):
 
 
 
+def write_plain_jobs(root, count, with_hook):
+    sections = []
+    for i in range(count):
+        lines = ["vzdump: backup-%08x-%04x" % (i, i % 65536), "\tschedule 21:00", "\tall 1",
+                 "\tmode snapshot", "\tstorage pbs%d" % (i % 7)]
+        if with_hook:
+            lines.append("\tscript " + HOOK)
+        sections.append("\n".join(lines) + "\n")
+    with open(os.path.join(root, "jobs.cfg"), "w") as f:
+        f.write("\n".join(sections))
+    with open(os.path.join(root, "vzdump.cron"), "w") as f:
+        f.write("# cluster wide vzdump cron schedule\n")
+
+
+def placement_rows(agent, work, root, base_config, pve_log, pvesh_log, sizes, migrate_max, runs):
+    """First run and no-op run of the guard per placement and size."""
+    rows = []
+    conf = os.path.join(work, "vzdump.conf")
+    for placement in ("job", "node"):
+        config = os.path.join(work, "config-%s.json" % placement)
+        document = json.loads(json.dumps(base_config))
+        document["guard"] = {"placement": placement}
+        with open(config, "w") as f:
+            json.dump(document, f)
+        os.chmod(config, 0o600)
+        guard = [agent, "--config", config, "guard"]
+        for size in sizes:
+            # Job placement starts from jobs without the hook (a new install);
+            # node placement from jobs that carry it (the migration).
+            write_plain_jobs(root, size, with_hook=placement == "node")
+            if os.path.exists(conf):
+                os.remove(conf)
+            steps = [("first run", size <= migrate_max), ("no-op run", True)]
+            for step, run_it in steps:
+                if not run_it:
+                    # The no-op state, made directly: what the first run would leave.
+                    write_plain_jobs(root, size, with_hook=placement == "job")
+                    with open(conf, "w") as f:
+                        f.write("script: %s\n" % HOOK if placement == "node" else "")
+                    rows.append(["guard, placement %s, %d jobs, %s" % (placement, size, step),
+                                 "not run", "-", "-", "-", "-", "-", "-", "-",
+                                 "%d pvesh calls expected (one per job)" % size])
+                    continue
+                walls = []
+                repeat = runs if step == "no-op run" else 1
+                requests_before = count_requests(pve_log)
+                pvesh_before = count_lines(pvesh_log)
+                for _ in range(repeat):
+                    wall, code, err = timed(guard)
+                    if code != 0:
+                        raise SystemExit("guard (%s, %d jobs, %s) failed: %s"
+                                         % (placement, size, step, err))
+                    walls.append(wall)
+                requests = (count_requests(pve_log) - requests_before) / repeat
+                calls = (count_lines(pvesh_log) - pvesh_before) / repeat
+                o = summary(walls)
+                rows.append(["guard, placement %s, %d jobs, %s" % (placement, size, step),
+                             "%.1f" % o[0], "%.1f..%.1f" % o[1:], "-", "-", "-", "-",
+                             peak_rss(guard) if step == "no-op run" else "-", "-",
+                             "%g API requests, %g pvesh calls" % (requests, calls)])
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("bin_dir")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--sizes", default="10,100,1000,10000")
     parser.add_argument("--csv", default="guard-bench.csv")
+    parser.add_argument("--placement", action="store_true")
+    parser.add_argument("--placement-sizes", default="10,1000,10000")
+    parser.add_argument("--migrate-max", type=int, default=1000)
     args = parser.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
     agent = os.path.join(bin_dir, "pbk-agent")
@@ -166,10 +240,21 @@ def main():
                        "pve": {"api_url": "https://127.0.0.1:%d" % port,
                                "ca_file": os.path.join(certs, "ca.pem"), "token_id": TOKEN_ID,
                                "token_secret_file": secret_file, "pvesh": pvesh},
+                       # The job placement: every job carries the hook.
+                       "guard": {"placement": "job"},
                        "paths": {"hook_script": HOOK, "state_dir": os.path.join(work, "state"),
                                  "jobs_cfg": os.path.join(root, "jobs.cfg"),
-                                 "vzdump_cron": os.path.join(root, "vzdump.cron")}}, f)
+                                 "vzdump_cron": os.path.join(root, "vzdump.cron"),
+                                 "vzdump_conf": os.path.join(work, "vzdump.conf"),
+                                 "pve_dir": root}}, f)
         os.chmod(config, 0o600)
+        if args.placement:
+            with open(config) as f:
+                base_config = json.load(f)
+            rows = placement_rows(agent, work, root, base_config, pve_log, pvesh_log,
+                                  [int(n) for n in args.placement_sizes.split(",")],
+                                  args.migrate_max, args.runs)
+            return finish(rows, args, work)
         baseline_script = os.path.join(work, "proxmoxer_check.py")
         with open(baseline_script, "w") as f:
             f.write(PROXMOXER_SCRIPT)
@@ -265,10 +350,15 @@ def main():
         server.terminate()
         server.wait()
 
+    return finish(rows, args, work)
+
+
+def finish(rows, args, work):
     header = ["measure", "ours ms (median)", "ours p10..p90", "baseline", "baseline ms (median)",
               "baseline p10..p90", "ratio", "ours peak RSS KiB", "baseline peak RSS KiB", "calls"]
     report(header, rows, args.csv, args.runs)
     shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -361,6 +361,10 @@ pbk_kuma_ca_src: $certs/ca.pem
 pbk_package_source: deb
 pbk_package_deb: $deb
 pbk_guard_exclude: [$excluded_job]
+# The hook on each job (check_target.py checks every job carries it); the
+# job with its own hook has it chained, so the guards take it over.
+pbk_guard_placement: job
+pbk_job_chains: {backup-bbbb2222-0002: [/root/old-hook.sh]}
 EOF
 write_inventory() {
   {

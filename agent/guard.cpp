@@ -27,6 +27,38 @@ bool SameJobButId(const BackupJob& a, const BackupJob& b) {
          a.exclude == b.exclude && a.comment == b.comment;
 }
 
+// The job as it stands now (not after a write that was not made), and why
+// the hook is not in effect for it when it is not.
+GuardJobState StateOf(const GuardOptions& options, const BackupJob& job,
+                      const JobDecision& decision, const std::string& write_problem) {
+  GuardJobState state;
+  state.id = job.id;
+  state.script = job.script;
+  state.excluded = std::find(options.exclude.begin(), options.exclude.end(), job.id) !=
+                   options.exclude.end();
+  state.unmarked = decision.unmarked;
+  state.via = job.script.empty()
+                  ? (options.placement == HookPlacement::kNode && options.node_default_ours
+                         ? HookVia::kNodeDefault
+                         : HookVia::kNone)
+                  : (job.script == options.hook_script ? HookVia::kOwnScript
+                                                       : HookVia::kForeignScript);
+  // Our hook on a job with an unmarked node is not in effect where it matters.
+  state.carries_hook = (state.via == HookVia::kNodeDefault || state.via == HookVia::kOwnScript) &&
+                       !NeedsWrite(decision);
+  if (state.excluded || state.carries_hook) return state;
+  state.problem = !write_problem.empty()                      ? write_problem
+                  : decision.action == JobAction::kLeave      ? decision.why
+                  : options.dry_run                           ? "not changed (--dry-run)"
+                  : decision.action == JobAction::kSetHook    ? "still not set after the change"
+                  : decision.action == JobAction::kRemoveScript
+                      ? "still carries its script after the change"
+                  : options.placement == HookPlacement::kNode
+                      ? "the node default in vzdump.conf is not our hook"
+                      : decision.why;
+  return state;
+}
+
 }  // namespace
 
 PlacementInputs ToPlacementInputs(const GuardOptions& options) {
@@ -140,36 +172,9 @@ GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>&
   }
 
   for (const auto& job : jobs) {
-    const JobDecision decision = decide(job);
-    GuardJobState state;
-    state.id = job.id;
-    state.script = job.script;
-    state.excluded = std::find(options.exclude.begin(), options.exclude.end(), job.id) !=
-                     options.exclude.end();
-    state.unmarked = decision.unmarked;
-    // As the job stands now (not after a write that was not made).
-    state.via = job.script.empty()
-                    ? (options.placement == HookPlacement::kNode && options.node_default_ours
-                           ? HookVia::kNodeDefault
-                           : HookVia::kNone)
-                    : (job.script == options.hook_script ? HookVia::kOwnScript
-                                                         : HookVia::kForeignScript);
-    // Our hook on a job with an unmarked node is not in effect where it matters.
-    state.carries_hook = (state.via == HookVia::kNodeDefault || state.via == HookVia::kOwnScript) &&
-                         !NeedsWrite(decision);
-    if (!state.excluded && !state.carries_hook) {
-      auto problem = problems.find(job.id);
-      state.problem = problem != problems.end() ? problem->second
-                      : decision.action == JobAction::kLeave ? decision.why
-                      : options.dry_run                      ? "not changed (--dry-run)"
-                      : decision.action == JobAction::kSetHook ? "still not set after the change"
-                      : decision.action == JobAction::kRemoveScript
-                          ? "still carries its script after the change"
-                      : options.placement == HookPlacement::kNode
-                          ? "the node default in vzdump.conf is not our hook"
-                          : decision.why;
-    }
-    result.jobs.push_back(std::move(state));
+    auto problem = problems.find(job.id);
+    result.jobs.push_back(StateOf(options, job, decide(job),
+                                  problem != problems.end() ? problem->second : ""));
   }
   // A legacy job that could not be fixed may have a new id by now.
   for (const auto& [id, why] : problems) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent/core/fs.h"
 #include "agent/core/text.h"
 
 namespace pbk {
@@ -32,15 +33,25 @@ void ReadCluster(const Config& config, bool dry_run, NodeSetup* setup) {
       setup->errors.push_back("marking this node: " + err);
     }
   }
+  // The members, and every node folder pmxcfs has: a job may name a node
+  // that .members does not list (yet).
+  std::vector<std::string> nodes = setup->members.nodes;
+  std::vector<std::string> folders;
+  if (ListDir(JoinPath(config.paths.pve_dir, "nodes"), &folders, &err)) {
+    for (const auto& folder : folders) {
+      if (std::find(nodes.begin(), nodes.end(), folder) == nodes.end()) nodes.push_back(folder);
+    }
+  }
   std::vector<std::string> problems;
-  std::vector<std::string> unmarked =
-      UnmarkedNodes(config.paths.pve_dir, setup->members.nodes, &problems);
+  std::vector<std::string> unmarked = UnmarkedNodes(config.paths.pve_dir, nodes, &problems);
   for (const auto& problem : problems) setup->notes.push_back(problem);
-  for (const auto& node : setup->members.nodes) {
+  for (const auto& node : nodes) {
     if (std::find(unmarked.begin(), unmarked.end(), node) == unmarked.end()) {
       setup->marked.insert(node);
     }
   }
+  // A dry run writes no mark; a real run would have marked this node.
+  if (dry_run) setup->marked.insert(setup->members.local);
 }
 
 void PlaceNodeDefault(const Config& config, bool dry_run, NodeSetup* setup) {

@@ -106,7 +106,8 @@ void LogChanges(const GuardResult& result, const Config& config,
                    legacy);
     }
     if (change.new_script.empty()) continue;
-    if (config.jobs.count(change.job_id) == 0) {
+    auto mapped = config.jobs.find(change.job_id);
+    if (mapped == config.jobs.end() || mapped->second.push_token.empty()) {
       spdlog::warn("job {}: no push monitor on node {}: where it runs here, its runs are not "
                    "reported (add \"jobs\": {{\"{}\": {{\"push_token\": \"…\"}}}} to {})",
                    change.job_id, config.node, change.job_id, config.path);
@@ -127,6 +128,51 @@ void LogMovedIds(const Config& config, const std::vector<BackupJob>& jobs,
                  "\"jobs\": {{\"{}\": …}} to \"jobs\": {{\"{}\": …}} in {} (edit the job once "
                  "in PVE to give it a fixed id)",
                  old_id, new_id, old_id, new_id, config.path);
+  }
+}
+
+// The journal's account of the run: notes, what changed, what is left.
+// *failed is set when remembering replaced scripts failed.
+void LogResult(const GuardResult& result, const NodeSetup& node, const Config& config,
+               bool dry_run, bool* failed) {
+  for (const auto& note : result.notes) {
+    // Reading through pvesh without a token is a supported set-up, not a fault.
+    if (StartsWith(note, "no API token is configured")) {
+      spdlog::info("{}", note);
+    } else {
+      spdlog::warn("{}", note);
+    }
+  }
+  if (node.conf_changed) {
+    spdlog::info("{}: {}", config.paths.vzdump_conf, node.conf.why);
+  }
+  if (node.mark_written) {
+    spdlog::info("node {} marked in {}", node.members.local,
+                 NodeMarkPath(config.paths.pve_dir, node.members.local));
+  }
+  std::map<std::string, std::string> replaced;
+  LogChanges(result, config, &replaced);
+  std::string err;
+  if (!replaced.empty() && !dry_run &&
+      !RememberReplacedScripts(config.paths.state_dir, replaced, &err)) {
+    spdlog::error("{}", err);
+    *failed = true;
+  }
+  for (const auto& job : result.jobs) {
+    if (!job.excluded && !job.carries_hook) {
+      spdlog::error("job {} does not run the hook (script {}): {}", job.id,
+                    job.script.empty() ? "none" : Quote(job.script), job.problem);
+    }
+  }
+  for (const auto& error : node.errors) spdlog::error("{}", error);
+  for (const auto& error : result.errors) spdlog::error("{}", error);
+  if (result.read_ok) {
+    int excluded = static_cast<int>(std::count_if(result.jobs.begin(), result.jobs.end(),
+                                                  [](const GuardJobState& j) { return j.excluded; }));
+    spdlog::info("{} job(s) read through {}: {} changed, {} without the hook{}{}",
+                 result.jobs.size(), result.source, result.changes.size(), result.DriftLeft(),
+                 excluded > 0 ? ", " + std::to_string(excluded) + " excluded" : "",
+                 dry_run ? " (dry run: nothing written)" : "");
   }
 }
 
@@ -206,49 +252,12 @@ int CmdGuard(const Invocation& invocation) {
     }
   }
 
-  for (const auto& note : result.notes) {
-    // Reading through pvesh without a token is a supported set-up, not a fault.
-    if (StartsWith(note, "no API token is configured")) {
-      spdlog::info("{}", note);
-    } else {
-      spdlog::warn("{}", note);
-    }
-  }
-  if (node.conf_changed) {
-    spdlog::info("{}: {}", config.paths.vzdump_conf, node.conf.why);
-  }
-  if (node.mark_written) {
-    spdlog::info("node {} marked in {}", node.members.local,
-                 NodeMarkPath(config.paths.pve_dir, node.members.local));
-  }
-  std::map<std::string, std::string> replaced;
-  LogChanges(result, config, &replaced);
-  if (!replaced.empty() && !dry_run) {
-    if (!RememberReplacedScripts(config.paths.state_dir, replaced, &err)) {
-      result.errors.push_back(err);
-    }
-  }
-  for (const auto& job : result.jobs) {
-    if (!job.excluded && !job.carries_hook) {
-      spdlog::error("job {} does not run the hook (script {}): {}", job.id,
-                    job.script.empty() ? "none" : Quote(job.script), job.problem);
-    }
-  }
-  for (const auto& error : node.errors) spdlog::error("{}", error);
-  for (const auto& error : result.errors) spdlog::error("{}", error);
-  if (result.read_ok) {
-    int excluded = static_cast<int>(std::count_if(result.jobs.begin(), result.jobs.end(),
-                                                  [](const GuardJobState& j) { return j.excluded; }));
-    spdlog::info("{} job(s) read through {}: {} changed, {} without the hook{}{} (placement {})",
-                 result.jobs.size(), result.source, result.changes.size(), result.DriftLeft(),
-                 excluded > 0 ? ", " + std::to_string(excluded) + " excluded" : "",
-                 dry_run ? " (dry run: nothing written)" : "",
-                 PlacementName(config.guard.placement));
-  }
+  bool log_failed = false;
+  LogResult(result, node, config, dry_run, &log_failed);
   if (as_json) {
     std::printf("%s\n", Redact(ResultJson(result, node, config, dry_run).dump(2)).c_str());
   }
-  return result.Ok() && node.errors.empty() ? kExitOk : kExitProblem;
+  return result.Ok() && node.errors.empty() && !log_failed ? kExitOk : kExitProblem;
 }
 
 }  // namespace pbk

@@ -104,7 +104,7 @@ class PlacementBlackboxTest : public ::testing::Test {
   RunResult Guard(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {kBinDir + "/pbk-agent", "--config", config_, "guard"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    RunResult result = Run(argv, nullptr, seconds(60));
+    RunResult result = pbk::testing::Run(argv, nullptr, seconds(60));
     EXPECT_TRUE(result.started) << result.error;
     return result;
   }

@@ -226,7 +226,10 @@ struct AgentConfig {
   std::string placement = "job";
   // jobs.<id>.chain: the job with someone's own hook has it chained, so the
   // guard may take that job over.
-  std::map<std::string, std::vector<std::string>> chains = {{kJobUsb, {kMountUsb}}};
+  // The reference's job A names the packaged hook path, which in these
+  // tests is another script than the hook under test: chained likewise.
+  std::map<std::string, std::vector<std::string>> chains = {
+      {kJobUsb, {kMountUsb}}, {kJobA, {"/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh"}}};
   std::string pvesh;  // empty: the installed fake
   int pve_timeout = 5;
   mode_t mode = 0600;
@@ -494,6 +497,8 @@ class VerifyBlackboxTest : public PveBlackboxTest {
   static AgentConfig HealthyConfig() {
     AgentConfig config;
     config.jobs = {{kJobA, kTokenA}, {kJobNew, kTokenNew}};
+    // The healthy node has no job with a hook of its own.
+    config.chains.clear();
     return config;
   }
 

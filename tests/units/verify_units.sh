@@ -36,6 +36,10 @@ grep -qx 'PathChanged=/etc/pve/vzdump.cron' "$work/vzdump-hook-guard.path" || fa
 grep -qx "PathChanged=$work/config.json" "$work/vzdump-hook-guard.path" ||
   fail "path unit does not start the service when the configuration is written"
 grep -qx 'Type=oneshot' "$work/vzdump-hook-guard.service" || fail "service is not oneshot"
+# The guard rewrites /etc/vzdump.conf by renaming a new file over it: /etc
+# must stay writable (ProtectSystem=full or strict would make it read-only).
+grep -qx 'ProtectSystem=true' "$work/vzdump-hook-guard.service" ||
+  fail "service does not keep /etc writable (ProtectSystem=true) for /etc/vzdump.conf"
 # guard, kuma sync, flush, refresh in this order; the first three may fail
 # without stopping the rest, refresh decides the unit's result. The sync
 # comes before flush and refresh, which push with the tokens it writes.

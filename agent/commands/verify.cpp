@@ -315,10 +315,14 @@ int CmdVerify(const Invocation& invocation) {
                                             : "the job is restricted to node " + job.node;
       }
       placements[job.id] = placement;
-      const bool mapped = config.jobs.count(job.id) > 0;
+      // An entry with only jobs.<id>.chain maps no monitor.
+      const auto entry = config.jobs.find(job.id);
+      const bool mapped = entry != config.jobs.end() && !entry->second.push_token.empty();
       if (mapped && placement.runs_here) {
         report.Add("monitor " + job.id, Status::kOk,
-                   std::string(configured.count(job.id) > 0 ? "push token configured"
+                   std::string(configured.count(job.id) > 0 &&
+                                       !configured.at(job.id).push_token.empty()
+                                   ? "push token configured"
                                                             : "push monitor in the monitors file") +
                        "; the job runs here (" + placement.why + ")");
         AddKumaSettings(job, config, &report);
@@ -342,9 +346,15 @@ int CmdVerify(const Invocation& invocation) {
       }
     }
     for (const auto& [id, job] : config.jobs) {
-      if (ids.count(id) == 0) {
+      if (ids.count(id) > 0) continue;
+      if (!job.push_token.empty()) {
         report.Add("monitor " + id, Status::kFail,
                    "a push token is configured for job " + id + ", which does not exist",
+                   "remove it from " + config.path + " or correct the job id");
+      } else {
+        // Only a chain: nothing goes unmonitored, but the entry is stale.
+        report.Add("chain of " + id, Status::kWarn,
+                   "jobs." + id + ".chain names a job that does not exist",
                    "remove it from " + config.path + " or correct the job id");
       }
     }

@@ -72,6 +72,12 @@ PlacementInputs ToPlacementInputs(const GuardOptions& options) {
   return in;
 }
 
+GuardJobState HookStateOf(const GuardOptions& options, const BackupJob& job, bool* guard_fixes) {
+  const JobDecision decision = DecideJob(ToPlacementInputs(options), job, options.node_default_ours);
+  *guard_fixes = decision.action != JobAction::kLeave;
+  return StateOf(options, job, decision, "");
+}
+
 bool RememberReplacedScripts(const std::string& state_dir,
                              const std::map<std::string, std::string>& replaced,
                              std::string* err) {

@@ -30,6 +30,12 @@ struct GuardOptions {
 
 PlacementInputs ToPlacementInputs(const GuardOptions& options);
 
+struct GuardJobState;
+// Whether the hook is in effect for JOB as it stands (verify's view). When it
+// is not, *guard_fixes says whether a guard run would make it so; if not,
+// the state's problem says what the admin has to do.
+GuardJobState HookStateOf(const GuardOptions& options, const BackupJob& job, bool* guard_fixes);
+
 struct GuardChange {
   std::string job_id;
   std::string old_script;  // empty: the job had none

@@ -50,8 +50,9 @@ void ReadCluster(const Config& config, bool dry_run, NodeSetup* setup) {
       setup->marked.insert(node);
     }
   }
-  // A dry run writes no mark; a real run would have marked this node.
-  if (dry_run) setup->marked.insert(setup->members.local);
+  // pbk-agent runs here, whether or not its mark could be written (a dry run
+  // writes none; without quorum none can be): the mark tells the OTHER nodes.
+  setup->marked.insert(setup->members.local);
 }
 
 void PlaceNodeDefault(const Config& config, bool dry_run, NodeSetup* setup) {
@@ -96,6 +97,19 @@ void PlaceNodeDefault(const Config& config, bool dry_run, NodeSetup* setup) {
 }
 
 }  // namespace
+
+GuardOptions GuardOptionsFor(const Config& config, const NodeSetup& node, bool dry_run) {
+  GuardOptions options;
+  options.hook_script = config.paths.hook_script;
+  options.exclude = config.guard.exclude;
+  options.dry_run = dry_run;
+  options.placement = config.guard.placement;
+  for (const auto& [id, job] : config.jobs) options.job_chains[id] = job.chain;
+  options.members = node.members.nodes;
+  options.marked = node.marked;
+  options.node_default_ours = node.node_default_ours;
+  return options;
+}
 
 NodeSetup PrepareNode(const Config& config, bool dry_run) {
   NodeSetup setup;

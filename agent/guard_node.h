@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agent/core/config.h"
+#include "agent/guard.h"
 #include "agent/hook_decision.h"
 #include "api/pve/cluster.h"
 #include "api/pve/job_sources.h"
@@ -30,6 +31,10 @@ struct NodeSetup {
 // Reads the members, writes this node's mark (not in a dry run), reads the
 // marks, and puts vzdump.conf's line where the placement wants it.
 NodeSetup PrepareNode(const Config& config, bool dry_run);
+
+// The guard's options for this node: the configuration and what
+// PrepareNode found (members, marks, the node default).
+GuardOptions GuardOptionsFor(const Config& config, const NodeSetup& node, bool dry_run);
 
 // Whether the node default PVE applies is our hook: asked through REST
 // (GET /nodes/{node}/vzdump/defaults) when REST is given, else read from

@@ -210,15 +210,7 @@ int CmdGuard(const Invocation& invocation) {
   PveAccess pve;
   if (!OpenPveAccessForCommand(config, &pve)) return kExitUsage;
   NodeSetup node = PrepareNode(config, dry_run);
-  GuardOptions options;
-  options.hook_script = config.paths.hook_script;
-  options.exclude = config.guard.exclude;
-  options.dry_run = dry_run;
-  options.placement = config.guard.placement;
-  for (const auto& [id, job] : config.jobs) options.job_chains[id] = job.chain;
-  options.members = node.members.nodes;
-  options.marked = node.marked;
-  options.node_default_ours = node.node_default_ours;
+  const GuardOptions options = GuardOptionsFor(config, node, dry_run);
   GuardResult result = RunGuard(options, pve.readers, pve.writer);
   result.notes.insert(result.notes.begin(), pve.notes.begin(), pve.notes.end());
   result.notes.insert(result.notes.end(), node.notes.begin(), node.notes.end());

@@ -18,6 +18,7 @@
 #include "api/pve/monitors_file.h"
 #include "agent/core/fs.h"
 #include "agent/guard.h"
+#include "agent/guard_node.h"
 #include "agent/kuma_session.h"
 #include "api/kuma/kuma_client.h"
 #include "agent/core/log.h"
@@ -114,6 +115,55 @@ std::string WrapperValue(const std::string& script, const std::string& name) {
     }
   }
   return {};
+}
+
+// Where the hook is set (guard.placement): vzdump.conf's node default, and
+// which members carry pbk-agent's mark.
+void CheckPlacement(const Config& config, const NodeSetup& node, Report* report) {
+  for (const auto& error : node.errors) report->Add("placement", Status::kFail, error);
+  const std::string& conf = config.paths.vzdump_conf;
+  if (config.guard.placement == HookPlacement::kNode) {
+    if (node.node_default_ours) {
+      report->Add("node default", Status::kOk,
+                  conf + " runs the hook for every job without a script of its own");
+    } else if (node.conf.action == ConfAction::kLeave) {
+      report->Add("node default", Status::kFail, conf + ": " + node.conf.why);
+    } else {
+      report->Add("node default", Status::kFail,
+                  conf + " does not name the hook: jobs without a script of their own run none",
+                  "pbk-agent guard (the timer does it within minutes)");
+    }
+  } else if (node.node_default_ours) {
+    report->Add("node default", Status::kWarn,
+                conf + " names the hook although guard.placement is \"job\"",
+                "pbk-agent guard takes it out");
+  }
+  std::vector<std::string> problems;
+  const std::vector<std::string> missing =
+      UnmarkedNodes(config.paths.pve_dir, node.members.nodes, &problems);
+  for (const auto& problem : problems) report->Add("pbk-agent nodes", Status::kWarn, problem);
+  std::vector<std::string> present;
+  for (const auto& member : node.members.nodes) {
+    if (std::find(missing.begin(), missing.end(), member) == missing.end()) {
+      present.push_back(member);
+    }
+  }
+  const std::string on = present.empty() ? "on no node" : "on " + Join(present, ", ");
+  if (missing.empty()) {
+    report->Add("pbk-agent nodes", Status::kOk, on);
+  } else {
+    const bool here = std::find(missing.begin(), missing.end(), node.members.local) !=
+                      missing.end();
+    report->Add("pbk-agent nodes", Status::kWarn,
+                on + "; missing on " + Join(missing, ", ") +
+                    (config.guard.placement == HookPlacement::kJob
+                         ? ": jobs that run there do not get the hook"
+                         : ": runs of backup jobs there are not monitored"),
+                here ? "pbk-agent guard marks this node; install pbk-agent on the others "
+                       "(the Ansible role proxmox-backup-push does every node)"
+                     : "install pbk-agent there (the Ansible role proxmox-backup-push does "
+                       "every node)");
+  }
 }
 
 void CheckHookScript(const Config& config, Report* report) {
@@ -272,20 +322,28 @@ int CmdVerify(const Invocation& invocation) {
                "check pve-cluster and pveproxy on this node");
   } else {
     int with_hook = 0;
+    // The same decision the guard makes, on what it would find now.
+    const NodeSetup node = PrepareNode(config, /*dry_run=*/true);
+    CheckPlacement(config, node, &report);
+    const GuardOptions options = GuardOptionsFor(config, node, /*dry_run=*/true);
     for (const auto& job : jobs) {
-      bool excluded = std::find(config.guard.exclude.begin(), config.guard.exclude.end(),
-                                job.id) != config.guard.exclude.end();
-      if (job.script == config.paths.hook_script) {
+      bool guard_fixes = false;
+      const GuardJobState state = HookStateOf(options, job, &guard_fixes);
+      const std::string what_runs = job.script.empty() ? std::string("no script of its own")
+                                                  : "its own script " + job.script;
+      if (state.carries_hook) {
         ++with_hook;
-      } else if (excluded) {
+      } else if (state.excluded) {
         report.Add("job " + job.id, Status::kWarn,
-                   "excluded from the guard and runs " +
-                       (job.script.empty() ? std::string("no hook") : job.script));
+                   "excluded from the guard; runs " + what_runs + ", the hook is not in effect");
+      } else if (guard_fixes) {
+        report.Add("job " + job.id, Status::kFail,
+                   "runs " + what_runs + ": the hook " + config.paths.hook_script +
+                       " is not in effect",
+                   "pbk-agent guard (the timer does it within minutes)");
       } else {
         report.Add("job " + job.id, Status::kFail,
-                   "runs " + (job.script.empty() ? std::string("no hook") : job.script) +
-                       " instead of " + config.paths.hook_script,
-                   "pbk-agent guard (the timer does it within minutes)");
+                   "runs " + what_runs + ": the hook is not in effect: " + state.problem);
       }
     }
     report.Add("backup jobs", Status::kOk,

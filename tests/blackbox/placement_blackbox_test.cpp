@@ -275,4 +275,43 @@ TEST_F(PlacementBlackboxTest, SwitchingToNodePlacementIsOneRunAndReleaseTakesThe
 }
 
 }  // namespace
+TEST_F(PlacementBlackboxTest, VerifyShowsTheNodeDefaultAndWhichMembersCarryPbkAgent) {
+  dir_.Write("vzdump.conf", kShippedConf);
+  ASSERT_NO_FATAL_FAILURE(WriteJobs({Section(kJobA, hook_), Section(kJobB, "")}));
+  ASSERT_NO_FATAL_FAILURE(WriteMembers({"pve1", "pve2", "pve3"}));
+  ASSERT_NO_FATAL_FAILURE(Mark("pve2", "node"));
+  WriteConfig("node");
+  auto verify = [&] {
+    RunResult result = pbk::testing::Run({kBinDir + "/pbk-agent", "--config", config_, "verify"},
+                                         nullptr, seconds(60));
+    EXPECT_TRUE(result.started) << result.error;
+    return result;
+  };
+  const std::string conf = dir_.Path("vzdump.conf");
+
+  // Before the guard ran: no node default, this node not marked yet.
+  RunResult before = verify();
+  EXPECT_NE(before.exit_code, 0);
+  EXPECT_TRUE(Contains(before.out, "FAIL node default: " + conf + " does not name the hook"))
+      << before.out;
+  EXPECT_TRUE(Contains(before.out, "WARN pbk-agent nodes: on pve2; missing on pve1, pve3"))
+      << before.out;
+  EXPECT_TRUE(Contains(before.out, std::string("FAIL job ") + kJobB +
+                                       ": runs no script of its own: the hook " + hook_ +
+                                       " is not in effect"))
+      << before.out;
+
+  RunResult guard = Guard();
+  EXPECT_EQ(guard.exit_code, 0) << guard.err;
+  RunResult after = verify();
+  EXPECT_TRUE(Contains(after.out, "OK   node default: " + conf +
+                                      " runs the hook for every job without a script of its own"))
+      << after.out;
+  EXPECT_TRUE(Contains(after.out, "WARN pbk-agent nodes: on pve1, pve2; missing on pve3: runs of "
+                                  "backup jobs there are not monitored"))
+      << after.out;
+  EXPECT_TRUE(Contains(after.out, "install pbk-agent there")) << after.out;
+  EXPECT_TRUE(Contains(after.out, "2 job(s) read through pvesh, 2 run the hook")) << after.out;
+}
+
 }  // namespace pbk::testing

@@ -91,37 +91,41 @@ TEST_F(VerifyBlackboxTest, ListsTheKumaSettingsOfEveryMappedJob) {
   EXPECT_FALSE(Contains(verify.out, std::string("Kuma settings ") + kJobPve2)) << verify.out;
 }
 
-TEST_F(VerifyBlackboxTest, ReplacedHooksAreNamedWithWhereToChainThem) {
+TEST_F(VerifyBlackboxTest, ForeignHooksAreKeptAndNamedWithWhereToChainThem) {
   ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
   const std::string pve2_hook = "/root/pve2-only.sh";
   ASSERT_NO_FATAL_FAILURE(WriteJobFiles(
       JobsCfg({SectionA(hook_), SectionNew(hook_), SectionB(hook_), SectionPve2(pve2_hook),
                SectionUsb(kMountUsb), kRealmSync}),
       kCronHead));
+  // A job's own script is never replaced unasked: the guard names it and
+  // says how to chain it, and the job keeps running its script.
   RunResult guard = Agent({"guard"});
-  ASSERT_EQ(guard.exit_code, 0) << guard.err;
+  EXPECT_EQ(guard.exit_code, 1) << guard.err;
+  for (const auto& [job, script] : {std::pair<std::string, std::string>{kJobUsb, kMountUsb},
+                                    {kJobPve2, pve2_hook}}) {
+    const std::string advice = "add \"jobs\": {\"" + job + "\": {\"chain\": [\"" + script +
+                               "\"]}} to the configuration";
+    EXPECT_TRUE(Contains(guard.err, "error: job " + job + " does not run the hook")) << guard.err;
+    EXPECT_TRUE(Contains(guard.err, advice)) << advice << "\nin:\n" << guard.err;
+  }
+  EXPECT_TRUE(Contains(JobsCfgNow(), std::string("script ") + kMountUsb)) << JobsCfgNow();
+  EXPECT_TRUE(Contains(JobsCfgNow(), "script " + pve2_hook)) << JobsCfgNow();
   RunResult verify = Agent({"verify"});
-  // The job that runs here: chain it in this node's configuration.
-  EXPECT_TRUE(HasLine(verify.out, std::string("WARN old hook of ") + kJobUsb + ": the job ran " +
-                                      kMountUsb +
-                                      " before the guard set this hook; it no longer runs"))
+  EXPECT_NE(verify.exit_code, 0) << verify.out;
+  EXPECT_TRUE(Contains(verify.out, std::string("add \"jobs\": {\"") + kJobUsb + "\": {\"chain\""))
       << verify.out;
-  EXPECT_TRUE(HasLine(verify.out, std::string("     fix: add it to \"hook\": {\"chain\": [\"") +
-                                      kMountUsb + "\"]} in " + config_path_ +
-                                      " (or drop it if it is not needed)"))
-      << verify.out;
-  // The job pinned to pve2, whose script this node's guard replaced.
-  EXPECT_TRUE(HasLine(verify.out, std::string("WARN old hook of ") + kJobPve2 + ": the job ran " +
-                                      pve2_hook +
-                                      " before the guard set this hook; it no longer runs (the "
-                                      "job does not run on this node: the job is restricted to "
-                                      "node pve2)"))
-      << verify.out;
-  EXPECT_TRUE(HasLine(verify.out, std::string("     fix: add it to \"hook\": {\"chain\": [\"") +
-                                      pve2_hook +
-                                      "\"]} in the configuration of the nodes that run the job "
-                                      "(or drop it if it is not needed)"))
-      << verify.out;
+
+  // Chained for its job, the script is taken over: the hook runs it.
+  AgentConfig chained = HealthyConfig();
+  chained.chains[kJobUsb] = {kMountUsb};
+  chained.chains[kJobPve2] = {pve2_hook};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(chained));
+  guard = Agent({"guard"});
+  EXPECT_EQ(guard.exit_code, 0) << guard.err;
+  EXPECT_FALSE(Contains(JobsCfgNow(), std::string("script ") + kMountUsb)) << JobsCfgNow();
+  verify = Agent({"verify"});
+  EXPECT_FALSE(Contains(verify.out, "does not run the hook")) << verify.out;
 }
 
 TEST_F(VerifyBlackboxTest, MissingHookScriptFails) {
@@ -142,7 +146,8 @@ TEST_F(VerifyBlackboxTest, JobWithoutTheHookFails) {
       JobsCfg({SectionA(hook_), SectionNew(""), SectionB(hook_), SectionPve2(hook_), kRealmSync}),
       kCronHead));
   RunResult verify = Agent({"verify"});
-  ExpectFail(verify, std::string("job ") + kJobNew, "runs no hook instead of " + hook_);
+  ExpectFail(verify, std::string("job ") + kJobNew,
+             "runs no script of its own: the hook " + hook_ + " is not in effect");
   EXPECT_TRUE(HasLine(verify.out, "OK   backup jobs: 4 job(s) read through rest, 3 run the hook"))
       << verify.out;
 }

@@ -110,7 +110,8 @@ def main():
     config_path = root + CONFIG
     c.check(f"{CONFIG} mode 0600 root:root", os.path.exists(config_path) and private(config_path))
     config = json.loads(strip_comments(open(config_path, encoding="utf-8").read()))
-    given = {job: entry["push_token"] for job, entry in config.get("jobs", {}).items()}
+    given = {job: entry["push_token"] for job, entry in config.get("jobs", {}).items()
+             if "push_token" in entry}
     c.check(f"{CONFIG} carries this host's own push tokens", given == tokens,
             f"jobs {sorted(given)}; expected {sorted(tokens)}")
     c.check(f"{CONFIG} names node {node}", config.get("node") == node)
@@ -156,16 +157,23 @@ def main():
 
     jobs = parse_jobs_cfg(open(os.path.join(args.cluster, "jobs.cfg"), encoding="utf-8").read())
     cron = open(os.path.join(args.cluster, "vzdump.cron"), encoding="utf-8").read()
+    # Node placement (the default): the hook is vzdump's node default, no
+    # job carries it itself; a job's own script would win over it.
+    conf_path = os.path.join(root, "etc/vzdump.conf")
+    conf = open(conf_path, encoding="utf-8").read() if os.path.exists(conf_path) else ""
+    c.check(f"/etc/vzdump.conf names the hook (script: {HOOK})",
+            re.search(rf"^script:\s*{re.escape(HOOK)}\s*$", conf, re.M) is not None,
+            "missing" if not conf else "")
     for job_id, job in sorted(jobs.items()):
         if job_id in args.exclude:
             c.check(f"excluded job {job_id} keeps its own script", job.get("script") != HOOK,
                     job.get("script", "none"))
         else:
-            c.check(f"job {job_id} runs the hook (PVE state)", job.get("script") == HOOK,
-                    job.get("script", "none"))
+            c.check(f"job {job_id} runs the hook through the node default (no script of its own)",
+                    "script" not in job, job.get("script", "none"))
     legacy = [line for line in cron.split("\n") if re.search(r"\broot\s+#?vzdump\b", line)]
-    c.check("no legacy vzdump.cron job left without the hook (moved into jobs.cfg by pvesh)",
-            all("--script" in line for line in legacy), f"{len(legacy)} legacy line(s)")
+    c.check("no legacy vzdump.cron job has a script of its own",
+            all("--script" not in line for line in legacy), f"{len(legacy)} legacy line(s)")
 
     verify = in_chroot(root, "pbk-agent", "verify", "--json")
     try:

@@ -321,8 +321,11 @@ EOF
   install -m 0755 "$here/fakes/systemctl" "$root/usr/bin/systemctl"
   # What the package's scripts and pbk-agent verify take as "systemd runs".
   mkdir -p "$root/run/systemd/system"
+  # The node's API answers for this node, its node defaults from its own
+  # /etc/vzdump.conf (GET /nodes/{node}/vzdump/defaults).
   start_server "pve-api-$name" "$fakes/fake_pve.py" --root "$cluster" \
-    --cert "$certs/pve.pem" --key "$certs/pve.key" --tokens "$cluster/priv/fake-api-tokens.json"
+    --cert "$certs/pve.pem" --key "$certs/pve.key" --tokens "$cluster/priv/fake-api-tokens.json" \
+    --node "$name" --vzdump-conf "$root/etc/vzdump.conf"
   echo "$server_port" >"$nodes/$name/api-port"
 }
 
@@ -361,9 +364,9 @@ pbk_kuma_ca_src: $certs/ca.pem
 pbk_package_source: deb
 pbk_package_deb: $deb
 pbk_guard_exclude: [$excluded_job]
-# The hook on each job (check_target.py checks every job carries it); the
-# job with its own hook has it chained, so the guards take it over.
-pbk_guard_placement: job
+# The default placement: the hook as vzdump's node default. The job with a
+# hook of its own has it chained, so the guards take it over.
+pbk_guard_placement: node
 pbk_job_chains: {backup-bbbb2222-0002: [/root/old-hook.sh]}
 EOF
 write_inventory() {
@@ -508,7 +511,9 @@ new_secret=$(cat "$nodes/pve3/root/etc/pbk-agent/pve-token")
 check pve3
 echo "  recreated: $(recap "$logs/play-5-recreate.txt" pve3 changed) change(s) on pve3"
 
-say "pvesh fails while a new (disabled) job lacks the hook: the play fails and names the job"
+say "pvesh fails while a new (disabled) job carries our hook itself: the play fails and names the job"
+# In node placement the guard takes our hook off each job (the node default
+# runs it); with pvesh failing, that cannot be done.
 cat >>"$cluster/jobs.cfg" <<'EOF'
 
 vzdump: backup-eeee5555-0005
@@ -516,6 +521,7 @@ vzdump: backup-eeee5555-0005
 	enabled 0
 	mode snapshot
 	node pve3
+	script /var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh
 	storage local
 	vmid 100
 EOF
@@ -539,8 +545,8 @@ play "$logs/play-7-verify-fails.txt" --limit pve3 -e "@$work/bogus-tokens.json"
 grep -q "FAIL monitor backup-ffff6666-0404: a push token is configured for job backup-ffff6666-0404, which does not exist" \
   "$logs/play-7-verify-fails.txt" ||
   { grep -A12 '^fatal' "$logs/play-7-verify-fails.txt"; die "the failure does not list verify's FAIL"; }
-grep -q "job backup-eeee5555-0005: script set to" "$logs/play-7-verify-fails.txt" ||
-  die "the guard did not set the hook on the new job once pvesh worked again"
+grep -q "job backup-eeee5555-0005: its own script taken off" "$logs/play-7-verify-fails.txt" ||
+  die "the guard did not take our hook off the new job once pvesh worked again"
 grep -A8 '^fatal' "$logs/play-7-verify-fails.txt" | sed 's/^/  /'
 play "$logs/play-8-restore.txt" --limit pve3
 expect_ok "$logs/play-8-restore.txt" pve3

@@ -34,7 +34,8 @@ add_executable(pbk_blackbox_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/refresh_interleaved_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/refresh_undeliverable_blackbox_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/connection_test.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/placement_blackbox_test.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/placement_blackbox_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/blackbox/run_now_blackbox_test.cpp)
 target_compile_definitions(pbk_blackbox_tests PRIVATE
   PBK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   PBK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")

@@ -257,6 +257,9 @@ class PveBlackboxTest : public ::testing::Test {
     options.key = Key("pve");
     options.tokens = tokens_path_;
     options.work_dir = dir_.path();
+    // The node's /etc/vzdump.conf: the file the configuration names, which
+    // the API's GET /nodes/{node}/vzdump/defaults answers from.
+    options.vzdump_conf = dir_.Path("vzdump.conf");
     pve_ = std::make_unique<FakePve>(options);
     ASSERT_NO_FATAL_FAILURE(WriteJobFiles(kRefJobsCfg, kRefCron));
     // pve2, where some jobs are pinned, runs pbk-agent too.

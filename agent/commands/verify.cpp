@@ -119,7 +119,8 @@ std::string WrapperValue(const std::string& script, const std::string& name) {
 
 // Where the hook is set (guard.placement): vzdump.conf's node default, and
 // which members carry pbk-agent's mark.
-void CheckPlacement(const Config& config, const NodeSetup& node, Report* report) {
+void CheckPlacement(const Config& config, const std::string& config_path, const NodeSetup& node,
+                    Report* report) {
   for (const auto& error : node.errors) report->Add("placement", Status::kFail, error);
   const std::string& conf = config.paths.vzdump_conf;
   if (config.guard.placement == HookPlacement::kNode) {
@@ -137,6 +138,14 @@ void CheckPlacement(const Config& config, const NodeSetup& node, Report* report)
     report->Add("node default", Status::kWarn,
                 conf + " names the hook although guard.placement is \"job\"",
                 "pbk-agent guard takes it out");
+  }
+  if (config.guard.placement == HookPlacement::kJob) {
+    report->Add("placement", Status::kWarn,
+                "guard.placement is \"job\": the jobs carry the hook themselves, so PVE refuses "
+                "\"Run now\" of them to everyone but root@pam (\"script: Only root may set this "
+                "option.\")",
+                "\"guard\": {\"placement\": \"node\"} (the default) in " + config_path +
+                    " sets the hook in vzdump.conf instead");
   }
   std::vector<std::string> problems;
   const std::vector<std::string> missing =
@@ -324,7 +333,7 @@ int CmdVerify(const Invocation& invocation) {
     int with_hook = 0;
     // The same decision the guard makes, on what it would find now.
     const NodeSetup node = PrepareNode(config, /*dry_run=*/true);
-    CheckPlacement(config, node, &report);
+    CheckPlacement(config, invocation.config_path, node, &report);
     const GuardOptions options = GuardOptionsFor(config, node, /*dry_run=*/true);
     for (const auto& job : jobs) {
       bool guard_fixes = false;
@@ -349,6 +358,17 @@ int CmdVerify(const Invocation& invocation) {
     report.Add("backup jobs", Status::kOk,
                std::to_string(jobs.size()) + " job(s) read through " + source + ", " +
                    std::to_string(with_hook) + " run the hook");
+    // A vzdump.cron job's id hashes the whole file: any edit of any legacy
+    // job, by an admin or PVE, gives it a new one and orphans its entry.
+    for (const auto& job : jobs) {
+      if (!job.IsLegacy() || config.jobs.count(job.id) == 0) continue;
+      report.Add("key of " + job.id, Status::kWarn,
+                 "a vzdump.cron job: its id changes whenever PVE rewrites that file, and its "
+                 "entry in the configuration then names no job",
+                 "edit the job once in the web UI (Datacenter > Backup), which moves it into "
+                 "jobs.cfg under a fixed id, and move its entry in " + invocation.config_path +
+                     " to that id");
+    }
 
     // Monitors: every job that runs here needs one; every token a job.
     // Whether a job runs here depends on where its guests are now.

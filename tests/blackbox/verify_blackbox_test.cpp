@@ -128,6 +128,31 @@ TEST_F(VerifyBlackboxTest, ForeignHooksAreKeptAndNamedWithWhereToChainThem) {
   EXPECT_FALSE(Contains(verify.out, "does not run the hook")) << verify.out;
 }
 
+TEST_F(VerifyBlackboxTest, JobPlacementWarnsThatRunNowIsRootOnlyAndLegacyKeysAreFragile) {
+  ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
+  ASSERT_NO_FATAL_FAILURE(WriteJobFiles(HealthyJobsCfg(), kRefCron));
+  const std::string legacy = Sha1Hex(kRefCron) + ":1";
+  AgentConfig config = HealthyConfig();
+  config.jobs[legacy] = "Lg4Cy7Ke1Yx3Zw6Vu9Ts";
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(config));
+  RunResult verify = Agent({"verify"});
+  EXPECT_TRUE(Contains(verify.out, "WARN placement: guard.placement is \"job\": the jobs carry "
+                                   "the hook themselves, so PVE refuses \"Run now\" of them to "
+                                   "everyone but root@pam"))
+      << verify.out;
+  EXPECT_TRUE(Contains(verify.out, "WARN key of " + legacy + ": a vzdump.cron job: its id changes "
+                                   "whenever PVE rewrites that file"))
+      << verify.out;
+  EXPECT_TRUE(Contains(verify.out, "edit the job once in the web UI (Datacenter > Backup)"))
+      << verify.out;
+  // In node placement, no Run-now warning; the legacy key stays fragile.
+  config.placement = "node";
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(config));
+  verify = Agent({"verify"});
+  EXPECT_FALSE(Contains(verify.out, "WARN placement:")) << verify.out;
+  EXPECT_TRUE(Contains(verify.out, "WARN key of " + legacy)) << verify.out;
+}
+
 TEST_F(VerifyBlackboxTest, MissingHookScriptFails) {
   ASSERT_NO_FATAL_FAILURE(SetUpHealthyNode());
   ASSERT_EQ(unlink(hook_.c_str()), 0);

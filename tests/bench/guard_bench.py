@@ -229,7 +229,8 @@ def main():
         ["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/fake_pve.py"), "--root", root,
          "--cert", os.path.join(certs, "pve.pem"), "--key", os.path.join(certs, "pve.key"),
          "--port-file", os.path.join(work, "pve.port"), "--log", pve_log,
-         "--tokens", os.path.join(work, "tokens.json")], stderr=subprocess.DEVNULL)
+         "--tokens", os.path.join(work, "tokens.json"),
+         "--vzdump-conf", os.path.join(work, "vzdump.conf")], stderr=subprocess.DEVNULL)
     rows = []
     try:
         wait_for_file(os.path.join(work, "pve.port"))

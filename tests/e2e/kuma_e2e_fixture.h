@@ -112,6 +112,15 @@ class KumaE2eTest : public ::testing::Test {
     monitor_ = monitors_.front();
     dir_.Write("jobs.cfg", jobs_cfg);
     ASSERT_NO_FATAL_FAILURE(WriteConfig("config.json", monitors_));
+    // The guard puts the hook into vzdump.conf (it reads the jobs from the
+    // files here); the simulated vzdump takes it from there.
+    std::filesystem::create_directories(dir_.Path("pve/nodes/pve1"));
+    RunResult guard = pbk::testing::Run({kBinDir + "/pbk-agent", "--config", config_path_, "guard"},
+                                        nullptr, seconds(60));
+    Remember(guard);
+    ASSERT_EQ(guard.exit_code, 0) << guard.Describe() << guard.err;
+    ASSERT_TRUE(Contains(ReadText(dir_.Path("vzdump.conf")), "script: " + wrapper_ + "\n"))
+        << ReadText(dir_.Path("vzdump.conf"));
   }
   void UseMonitor(const std::string& key) { UseMonitors({key}); }
 
@@ -124,12 +133,17 @@ class KumaE2eTest : public ::testing::Test {
     if (!server_->server_name().empty()) kuma["server_name"] = server_->server_name();
     json jobs = json::object();
     for (const auto& monitor : monitors) jobs[monitor.job_id] = {{"push_token", monitor.token}};
+    // The default placement: the hook is this node's vzdump.conf default.
     json config = {{"node", "pve1"},
                    {"kuma", kuma},
                    {"jobs", jobs},
+                   {"guard", {{"placement", "node"}}},
                    {"pve", {{"pvesh", dir_.Path("no-pvesh")}}},
                    {"paths",
-                    {{"state_dir", state_dir_},
+                    {{"hook_script", wrapper_},
+                     {"vzdump_conf", dir_.Path("vzdump.conf")},
+                     {"pve_dir", dir_.Path("pve")},
+                     {"state_dir", state_dir_},
                      {"scheduler_dir", dir_.Path("jobs")},
                      {"jobs_cfg", dir_.Path("jobs.cfg")},
                      {"vzdump_cron", dir_.Path("vzdump.cron")},
@@ -144,8 +158,8 @@ class KumaE2eTest : public ::testing::Test {
     const std::string scenario_path = dir_.Write("scenario-" + n + ".json", scenario.dump(2));
     *summary_path = dir_.Path("summary-" + n + ".json");
     return {kBinDir + "/pbk-vzdump-sim",
-            "--hook",
-            wrapper_,
+            "--vzdump-conf",
+            dir_.Path("vzdump.conf"),
             "--scenario",
             scenario_path,
             "--summary",

@@ -53,7 +53,8 @@ constexpr char kWorkerMarker[] = "--vzdump-sim-worker";
 constexpr char kTaskPrefix[] = "task ";
 
 constexpr char kUsage[] =
-    "usage: pbk-vzdump-sim --hook PATH --scenario FILE [--summary FILE] [--node NAME]\n"
+    "usage: pbk-vzdump-sim (--hook PATH | --vzdump-conf FILE) --scenario FILE [--summary FILE]\n"
+    "                      [--node NAME]\n"
     "                      [--no-upid] [--scheduler-dir DIR] [--tasks-dir DIR]\n"
     "                      [--hook-timeout SECONDS]\n";
 
@@ -76,6 +77,9 @@ std::string ErrnoText(int error) { return std::strerror(error); }
 
 struct Options {
   std::string hook;
+  // The node's /etc/vzdump.conf: without --hook, the hook is its `script:`
+  // line, as vzdump takes the node default for a job that sets no script.
+  std::string vzdump_conf;
   std::string scenario;
   std::string summary;
   std::string node = "pve1";
@@ -97,6 +101,24 @@ bool IsValidNodeName(const std::string& node) {
   });
 }
 
+// vzdump.conf's `script:` value (PVE::VZDump::read_vzdump_defaults: "key:
+// value" lines, '#' comments); a file without one means no hook at all,
+// which a test of the hook must not take for a run.
+std::string NodeDefaultScript(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UsageError("--vzdump-conf " + path + ": cannot be read");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("script:", 0) != 0) continue;
+    std::string value = line.substr(7);
+    const auto first = value.find_first_not_of(" \t");
+    const auto last = value.find_last_not_of(" \t");
+    if (first != std::string::npos) return value.substr(first, last - first + 1);
+  }
+  throw UsageError("--vzdump-conf " + path + " sets no script: vzdump would run no hook");
+}
+
 Options ParseOptions(const std::vector<std::string>& args) {
   Options options;
   std::size_t i = 0;
@@ -112,6 +134,8 @@ Options ParseOptions(const std::vector<std::string>& args) {
     const std::string& arg = args[i];
     if (arg == "--hook") {
       options.hook = value(arg);
+    } else if (arg == "--vzdump-conf") {
+      options.vzdump_conf = value(arg);
     } else if (arg == "--scenario") {
       options.scenario = value(arg);
     } else if (arg == "--summary") {
@@ -140,7 +164,10 @@ Options ParseOptions(const std::vector<std::string>& args) {
     }
   }
   if (options.help) return options;
-  if (options.hook.empty()) throw UsageError("--hook is required");
+  if (options.hook.empty() == options.vzdump_conf.empty()) {
+    throw UsageError("give either --hook or --vzdump-conf");
+  }
+  if (!options.vzdump_conf.empty()) options.hook = NodeDefaultScript(options.vzdump_conf);
   if (options.scenario.empty()) throw UsageError("--scenario is required");
   if (!IsValidNodeName(options.node)) {
     throw UsageError("--node '" + options.node + "' is not a valid Proxmox node name");

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/calendar_event.h"
+#include "agent/schedule/runs.h"
 
 namespace pbk {
 
@@ -41,7 +42,7 @@ MonitorAdvice AdviseMonitor(const BackupJob& job, int64_t now,
     return advice;
   }
   // Legacy vzdump.cron jobs are run by cron, which treats a skipped local
-  // time differently from pvescheduler (schedule.h).
+  // time differently from pvescheduler (runs.h).
   if (job.IsLegacy()) event.skipped_time = SkippedTimeRule::kRunAfterJump;
 
   advice.next_run = NextRun(event, now);

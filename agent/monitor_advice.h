@@ -52,7 +52,7 @@ struct MonitorAdvice {
 std::map<std::string, int64_t> LongestRunPerJob(const std::vector<RunRecord>& runs);
 
 // Advice for JOB at NOW (seconds since the epoch, local time zone as
-// schedule.h describes). LONGEST_RUN is nullopt when no run is on record.
+// runs.h describes). LONGEST_RUN is nullopt when no run is on record.
 MonitorAdvice AdviseMonitor(const BackupJob& job, int64_t now,
                             std::optional<int64_t> longest_run, int grace_minutes);
 

@@ -5,7 +5,8 @@
 
 #include "agent/core/fs.h"
 #include "hook/outcome.h"
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/calendar_event.h"
+#include "agent/schedule/runs.h"
 #include "agent/core/text.h"
 #include "hook/worker.h"
 

@@ -19,7 +19,7 @@
 #include "api/pve/vzdump_conf.h"
 #include "agent/pve_access.h"
 #include "hook/run_record.h"
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/runs.h"
 #include "agent/core/text.h"
 
 namespace pbk {

@@ -27,7 +27,6 @@
 #include "agent/core/process.h"
 #include "agent/pve_access.h"
 #include "hook/run_record.h"
-#include "agent/schedule/schedule.h"
 #include "hook/spool.h"
 #include "agent/core/text.h"
 

@@ -8,8 +8,8 @@
 //
 // Stand-alone (no fuzz_common.h, whose logging this target does not need),
 // so that it also builds with one clang command, from the top folder:
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iagent
-//     tests/fuzz/fuzz_calendar.cpp agent/schedule/schedule.cpp agent/core/text.cpp
+//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I.
+//     tests/fuzz/fuzz_calendar.cpp agent/schedule/*.cpp agent/core/text.cpp
 #include <time.h>
 
 #include <algorithm>
@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/calendar_event.h"
+#include "agent/schedule/cron_schedule.h"
+#include "agent/schedule/runs.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/runs.h"
 #include "tests/support/test_time.h"
 
 namespace pbk {

@@ -1,5 +1,7 @@
 // Daylight saving time: the runs PVE gives when the clocks change.
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/calendar_event.h"
+#include "agent/schedule/cron_schedule.h"
+#include "agent/schedule/runs.h"
 
 #include <gtest/gtest.h>
 

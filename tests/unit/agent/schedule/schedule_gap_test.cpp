@@ -1,5 +1,7 @@
 // The longest gaps between runs, and how fast a year of runs is found.
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/calendar_event.h"
+#include "agent/schedule/cron_schedule.h"
+#include "agent/schedule/runs.h"
 
 #include <gtest/gtest.h>
 

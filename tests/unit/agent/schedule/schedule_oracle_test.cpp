@@ -1,5 +1,7 @@
 // systemd-analyze as an independent oracle for the runs of a schedule.
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/calendar_event.h"
+#include "agent/schedule/cron_schedule.h"
+#include "agent/schedule/runs.h"
 
 #include <gtest/gtest.h>
 

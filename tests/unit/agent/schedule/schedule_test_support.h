@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/schedule/schedule.h"
+#include "agent/schedule/calendar_event.h"
+#include "agent/schedule/cron_schedule.h"
+#include "agent/schedule/runs.h"
 
 namespace pbk::testing {
 

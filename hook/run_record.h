@@ -7,7 +7,6 @@
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -68,19 +67,6 @@ struct RunRecord {
 
 const char* GuestResultName(GuestResult result);
 const char* PushStateName(PushState state);
-
-// The hook's state files (run records, spool entries) hold whole numbers
-// only. nlohmann/json's get<T>() truncates a fraction, and converting one
-// beyond T's range is undefined behaviour; WholeNumber<T> (int or int64_t)
-// refuses both, and numbers beyond T, with a NotAWholeNumber that names KEY
-// and the value. A value that is no number throws json::type_error, as
-// get<T>() does.
-class NotAWholeNumber : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-template <typename T>
-T WholeNumber(const nlohmann::json& value, const std::string& key);
 
 std::string SerializeRunRecord(const RunRecord& record);
 bool ParseRunRecord(const std::string& text, RunRecord* record, std::string* err);

@@ -2,55 +2,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <memory>
 
 #include "agent/commands/commands.h"
+#include "agent/commands/common.h"
 #include "agent/core/fs.h"
 #include "hook/hook.h"
 #include "agent/core/log.h"
 #include "agent/node_view.h"
 #include "agent/pve_access.h"
-#include "api/pve/monitors_file.h"
 #include "hook/spool.h"
 #include "agent/core/text.h"
 
 namespace pbk {
-
-bool LoadConfigForCommand(const Invocation& invocation, Config* config) {
-  std::vector<std::string> errors;
-  if (!LoadConfig(invocation.config_path, config, &errors)) {
-    for (const auto& line : errors) spdlog::error("{}", line);
-    return false;
-  }
-  // The push tokens `kuma sync` made: a broken monitors file silences only
-  // the monitors it names (Kuma turns them DOWN); the rest goes on.
-  std::string err;
-  if (!LoadSyncedTokens(config, &err)) spdlog::error("{}", err);
-  AddSecrets(config->Secrets());
-  return true;
-}
-
-bool OpenPveAccessForCommand(const Config& config, PveAccess* pve) {
-  std::string err;
-  if (OpenPveAccess(config, pve, &err)) return true;
-  spdlog::error("{}", err);
-  return false;
-}
-
-bool ParseFlags(const Invocation& invocation, const std::vector<std::string>& allowed,
-                const char* usage, std::set<std::string>* flags) {
-  for (const auto& arg : invocation.args) {
-    if (std::find(allowed.begin(), allowed.end(), arg) == allowed.end()) {
-      spdlog::error("usage: {} (unknown argument {})", usage, Quote(arg));
-      return false;
-    }
-    flags->insert(arg);
-  }
-  return true;
-}
 
 int CmdFlush(const Invocation& invocation) {
   InitLogging(LogStyle::kStderr, invocation.debug);
@@ -106,49 +71,5 @@ int CmdFlush(const Invocation& invocation) {
   }
   return report.errors.empty() && report.skipped == 0 ? kExitOk : kExitProblem;
 }
-
-int CmdCheckConfig(const Invocation& invocation) {
-  InitLogging(LogStyle::kStderr, invocation.debug);
-  std::set<std::string> flags;
-  if (!ParseFlags(invocation, {}, "pbk-agent check-config", &flags)) return kExitUsage;
-  Config config;
-  if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
-  const std::string advice = ConfigAdvice(config);
-  if (!advice.empty()) spdlog::warn("{}: {}", config.path, advice);
-  // The CA files are read as certificates here, so that a key or a wrong
-  // file is found now and not at the first push.
-  bool certificates_ok = true;
-  struct CaFile {
-    const char* key;
-    const std::string& path;
-    bool required;  // a missing PVE CA only costs the REST path (pvesh remains)
-  } ca_files[] = {{"kuma.ca_file", config.kuma.ca_file, true},
-                  {"pve.ca_file", config.pve.ca_file, false}};
-  for (const auto& ca : ca_files) {
-    if (ca.path.empty()) continue;
-    std::string text, err;
-    bool exists = false;
-    if (!ReadFileIfExists(ca.path, &text, &exists, &err) || !exists) {
-      if (ca.required) {
-        spdlog::error("{}: {}: {}", config.path, ca.key, exists ? err : ca.path + " does not exist");
-        certificates_ok = false;
-      }
-      continue;
-    }
-    if (!CheckCertificateText(text, ca.path, &err)) {
-      spdlog::error("{}: {}: {}", config.path, ca.key, err);
-      certificates_ok = false;
-    }
-  }
-  if (!certificates_ok) return kExitUsage;
-  std::printf("%s: OK (node %s; Kuma %s, %s; %zu job(s) with a push monitor)\n",
-              config.path.c_str(), config.node.c_str(), config.kuma.url.c_str(),
-              config.kuma.server_name.empty()
-                  ? "certificate must carry the IP"
-                  : ("certificate must carry " + config.kuma.server_name).c_str(),
-              config.jobs.size());
-  return kExitOk;
-}
-
 
 }  // namespace pbk

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "agent/commands/commands.h"
+#include "agent/commands/common.h"
 #include "agent/core/fs.h"
 #include "agent/guard.h"
 #include "agent/guard_node.h"

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/commands/commands.h"
+#include "agent/commands/common.h"
 #include "agent/core/fs.h"
 #include "agent/core/log.h"
 #include "agent/hook_decision.h"

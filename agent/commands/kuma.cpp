@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "agent/commands/commands.h"
+#include "agent/commands/common.h"
 #include "agent/core/log.h"
 #include "agent/core/text.h"
 #include "agent/kuma_login.h"

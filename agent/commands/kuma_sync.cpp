@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/commands/commands.h"
+#include "agent/commands/common.h"
 #include "agent/core/log.h"
 #include "agent/core/text.h"
 #include "agent/kuma_sync_run.h"

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/commands/commands.h"
+#include "agent/commands/common.h"
 #include "agent/core/fs.h"
 #include "hook/hook.h"
 #include "agent/core/log.h"

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "agent/commands/commands.h"
+#include "agent/commands/common.h"
 #include "agent/kuma_sync_plan.h"
 #include "api/pve/cluster.h"
 #include "api/pve/monitors_file.h"

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pbk {
@@ -134,6 +135,13 @@ bool LoadConfig(const std::string& path, Config* config, std::vector<std::string
 // Checks that a file holding secrets is private: owned by root or by us, and
 // not readable or writable by group or others. WHAT says what it holds.
 bool CheckPrivateFile(const std::string& path, const std::string& what, std::string* err);
+
+// Whether TEXT is an IPv4 address literal ("192.0.2.10").
+bool IsIpv4Address(const std::string& text);
+
+// Whether NAME is a DNS name: dot-separated labels of letters, digits and
+// inner hyphens, 63 bytes each, 253 in all.
+bool IsDnsName(std::string_view name);
 
 // Parses "https://IPv4[:port][/base]"; WHO names the server in messages
 // ("Kuma"); *err names the problem.

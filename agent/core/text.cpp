@@ -5,8 +5,31 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
+#include <nlohmann/json.hpp>
 
 namespace pbk {
+
+using nlohmann::json;
+
+template <typename T>
+T WholeNumber(const json& value, const std::string& key) {
+  if (value.is_number_float()) {
+    throw NotAWholeNumber("\"" + key + "\" is " + value.dump() + ", expected a whole number");
+  }
+  if (!value.is_number()) return value.get<T>();  // json::type_error
+  constexpr T kMin = std::numeric_limits<T>::min();
+  constexpr T kMax = std::numeric_limits<T>::max();
+  if (value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(kMax)
+                                 : value.get<int64_t>() >= kMin && value.get<int64_t>() <= kMax) {
+    return value.get<T>();
+  }
+  throw NotAWholeNumber("\"" + key + "\" is " + value.dump() + ", expected a whole number from " +
+                        std::to_string(kMin) + " to " + std::to_string(kMax));
+}
+
+template int WholeNumber<int>(const json& value, const std::string& key);
+template int64_t WholeNumber<int64_t>(const json& value, const std::string& key);
 
 std::string_view Trim(std::string_view text) {
   const char* space = " \t\r\n";

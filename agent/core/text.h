@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,18 @@ bool EndsWith(std::string_view text, std::string_view suffix);
 
 // Parses a whole string as a non-negative decimal or (base 16) hex number.
 std::optional<uint64_t> ParseUnsigned(std::string_view text, int base = 10);
+
+// State files (run records, spool entries) hold whole numbers only.
+// nlohmann/json's get<T>() truncates a fraction, and converting one beyond
+// T's range is undefined behaviour; WholeNumber<T> (int or int64_t) refuses
+// both, and numbers beyond T, with a NotAWholeNumber that names KEY and the
+// value. A value that is no number throws json::type_error, as get<T>() does.
+class NotAWholeNumber : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+template <typename T>
+T WholeNumber(const nlohmann::json& value, const std::string& key);
 
 // Levenshtein distance, for "did you mean" hints.
 size_t EditDistance(std::string_view a, std::string_view b);

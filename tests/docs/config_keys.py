@@ -25,8 +25,8 @@ CHILD_PATH = re.compile(r'(\w+)\s*=\s*ChildPath\(\s*"(\w+)"\s*,\s*\w+\s*\)')
 KEY_CALL = re.compile(r'\b(\w+)\.(String|Int|Bool|Get|StringList)\(\s*"(\w+)"')
 # ReadChain(&reader, ...): the key "chain" of that reader's object.
 CHAIN_CALL = re.compile(r'\bReadChain\(\s*&(\w+)\s*,')
-# {"hook_script", &result.paths.hook_script}: a table of keys.
-TABLE_ENTRY = re.compile(r'\{\s*"(\w+)"\s*,\s*&result\.(\w+)\.(\w+)\s*\}')
+# {"hook_script", &result->paths.hook_script}: a table of keys.
+TABLE_ENTRY = re.compile(r'\{\s*"(\w+)"\s*,\s*&result(?:\.|->)(\w+)\.(\w+)\s*\}')
 
 
 def parsed_keys(sources):

@@ -9,6 +9,7 @@
 #include "agent/commands/common.h"
 #include "agent/core/fs.h"
 #include "agent/guard.h"
+#include "agent/guard_memo.h"
 #include "agent/guard_node.h"
 #include "api/pve/job_sources.h"
 #include "agent/core/log.h"
@@ -177,6 +178,47 @@ void LogResult(const GuardResult& result, const NodeSetup& node, const Config& c
   }
 }
 
+// The API answered exactly what the last clean run read, and nothing the
+// decisions depend on changed: nothing to do. The job cache that run wrote
+// must still be there (the hook and refresh read it).
+bool SameAsLastCleanRun(const Config& config, const std::string& digest, const NodeSetup& node,
+                        const PveAccess& pve) {
+  GuardMemo memo;
+  if (node.conf_changed || !pve.files->warnings().empty() ||
+      !LoadGuardMemo(config.paths.state_dir, &memo) || memo.digest != digest) {
+    return false;
+  }
+  return access(JoinPath(config.paths.state_dir, kJobCacheFile).c_str(), F_OK) == 0;
+}
+
+// The end of a run that found what the last clean one found: the node
+// default still checked through PVE, the same summary line.
+int FinishUnchanged(const Config& config, NodeSetup* node, const PveAccess& pve) {
+  for (const auto& note : pve.notes) spdlog::warn("{}", note);
+  for (const auto& note : node->notes) spdlog::warn("{}", note);
+  if (config.guard.placement == HookPlacement::kNode) {
+    bool ours = false;
+    std::string how, err;
+    if (!CheckNodeDefault(config, pve.rest.get(), &ours, &how, &err)) {
+      node->errors.push_back("checking the node default: " + err);
+    } else if (!ours) {
+      node->errors.push_back("the node default is not our hook according to " + how);
+    }
+  }
+  if (node->mark_written) {
+    spdlog::info("node {} marked in {}", node->members.local,
+                 NodeMarkPath(config.paths.pve_dir, node->members.local));
+  }
+  for (const auto& error : node->errors) spdlog::error("{}", error);
+  if (!node->errors.empty()) ForgetGuardMemo(config.paths.state_dir);
+  GuardMemo memo;
+  LoadGuardMemo(config.paths.state_dir, &memo);
+  spdlog::info("{} job(s) read through rest: 0 changed, 0 without the hook{}", memo.jobs,
+               memo.excluded > 0 ? ", " + std::to_string(memo.excluded) + " excluded" : "");
+  spdlog::debug("the job list is the one the last clean run read: not parsed again");
+  return node->errors.empty() ? kExitOk : kExitProblem;
+}
+
 }  // namespace
 
 int CmdGuard(const Invocation& invocation) {
@@ -212,6 +254,14 @@ int CmdGuard(const Invocation& invocation) {
   if (!OpenPveAccessForCommand(config, &pve)) return kExitUsage;
   NodeSetup node = PrepareNode(config, dry_run);
   const GuardOptions options = GuardOptionsFor(config, node, dry_run);
+  std::string digest;
+  if (!dry_run && !as_json && pve.rest && node.errors.empty()) {
+    std::string body;
+    if (pve.rest->FetchJobs(&body, &err)) {
+      digest = GuardDigest(body, options);
+      if (SameAsLastCleanRun(config, digest, node, pve)) return FinishUnchanged(config, &node, pve);
+    }
+  }
   GuardResult result = RunGuard(options, pve.readers, pve.writer);
   result.notes.insert(result.notes.begin(), pve.notes.begin(), pve.notes.end());
   result.notes.insert(result.notes.end(), node.notes.begin(), node.notes.end());
@@ -247,6 +297,17 @@ int CmdGuard(const Invocation& invocation) {
 
   bool log_failed = false;
   LogResult(result, node, config, dry_run, &log_failed);
+  if (!dry_run) {
+    // Only a clean run through REST is remembered: it is what the next run
+    // compares its answer with.
+    const bool clean = !digest.empty() && result.source == "rest" && result.Ok() &&
+                       result.changes.empty() && node.errors.empty() && !log_failed;
+    GuardMemo memo{digest, static_cast<int>(result.jobs.size()), 0};
+    for (const auto& job : result.jobs) memo.excluded += job.excluded ? 1 : 0;
+    if (!clean || !SaveGuardMemo(config.paths.state_dir, memo, &err)) {
+      ForgetGuardMemo(config.paths.state_dir);
+    }
+  }
   if (as_json) {
     std::printf("%s\n", Redact(ResultJson(result, node, config, dry_run).dump(2)).c_str());
   }

@@ -100,9 +100,30 @@ bool RestReader::Get(const std::string& target, std::string* body, std::string* 
   }
 }
 
+bool RestReader::FetchJobs(std::string* body, std::string* err) {
+  fetched_ = true;
+  fetch_ok_ = Get("/api2/json/cluster/backup", &fetched_body_, &fetch_err_);
+  if (!fetch_ok_) {
+    *err = fetch_err_;
+    return false;
+  }
+  *body = fetched_body_;
+  return true;
+}
+
 bool RestReader::List(std::vector<BackupJob>* jobs, std::string* err) {
   std::string body;
-  if (!Get("/api2/json/cluster/backup", &body, err)) return false;
+  if (fetched_) {
+    // Once: a later List (after the guard changed jobs) asks PVE again.
+    fetched_ = false;
+    if (!fetch_ok_) {
+      *err = fetch_err_;
+      return false;
+    }
+    body = std::move(fetched_body_);
+  } else if (!Get("/api2/json/cluster/backup", &body, err)) {
+    return false;
+  }
   if (!ParseJobsDocument(body, "the PVE API's answer", jobs, err)) return false;
   document_ = std::move(body);
   return true;

@@ -72,6 +72,9 @@ class RestReader : public JobReader, public GuestReader {
   std::string Name() const override { return "rest"; }
   bool List(std::vector<BackupJob>* jobs, std::string* err) override;
   const std::string& document() const override { return document_; }
+  // GET /cluster/backup as it is, unparsed. The answer (or the failure) is
+  // kept: the List() after it parses that answer instead of asking again.
+  bool FetchJobs(std::string* body, std::string* err);
   bool ListGuests(std::vector<Guest>* guests, std::string* err) override;
   const std::string& guests_document() const override { return guests_document_; }
   // GET /nodes/NODE/vzdump/defaults (Sys.Audit on /nodes/NODE): the
@@ -87,6 +90,10 @@ class RestReader : public JobReader, public GuestReader {
   std::string document_;
   std::string guests_document_;
   int requests_ = 0;
+  bool fetched_ = false;  // FetchJobs ran: List uses its result
+  bool fetch_ok_ = false;
+  std::string fetched_body_;
+  std::string fetch_err_;
 };
 
 inline std::unique_ptr<RestReader> NewRestJobReader(HttpClient* http, RestSettings settings) {
@@ -102,6 +109,9 @@ class Pvesh : public JobReader, public JobWriter, public GuestReader {
   std::string Name() const override { return "pvesh"; }
   bool List(std::vector<BackupJob>* jobs, std::string* err) override;
   const std::string& document() const override { return document_; }
+  // GET /cluster/backup as it is, unparsed. The answer (or the failure) is
+  // kept: the List() after it parses that answer instead of asking again.
+  bool FetchJobs(std::string* body, std::string* err);
   bool ListGuests(std::vector<Guest>* guests, std::string* err) override;
   const std::string& guests_document() const override { return guests_document_; }
   bool CanWrite(const BackupJob&, std::string*) const override { return true; }

@@ -4,6 +4,7 @@
 // printed, the requests and pvesh calls the fakes logged, and jobs.cfg /
 // vzdump.cron read back byte for byte.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "tests/blackbox/pve_blackbox_fixture.h"
 
@@ -54,6 +55,50 @@ TEST_F(GuardBlackboxTest, SecondRunAfterAFixIsOneReadAndNoPvesh) {
   EXPECT_EQ(pve_->PveshCalls().size(), calls_before);
   EXPECT_EQ(JobsCfgNow(), jobs_cfg);
   EXPECT_EQ(CronNow(), cron);
+}
+
+TEST_F(GuardBlackboxTest, AnUnchangedListIsNotParsedOrCachedAgainAndAChangeIs) {
+  ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  RunResult first = Agent({"guard"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  RunResult clean = Agent({"guard"});  // the run that finds nothing to change
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  const std::string cache = state_dir_ + "/jobs.json";
+  struct stat before {};
+  ASSERT_EQ(stat(cache.c_str(), &before), 0);
+
+  // Same answer, same configuration: one read, the same summary, and the
+  // job cache is left as it is (same file, not rewritten).
+  const size_t requests_before = pve_->Requests().size();
+  RunResult same = Agent({"--debug", "guard"});
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_TRUE(Contains(same.err, "5 job(s) read through rest: 0 changed, 0 without the hook"))
+      << same.err;
+  EXPECT_TRUE(Contains(same.err, "the job list is the one the last clean run read")) << same.err;
+  EXPECT_EQ(pve_->Requests().size(), requests_before + 1);
+  struct stat after {};
+  ASSERT_EQ(stat(cache.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+
+  // A job loses the hook: the answer differs, the run is a full one.
+  ASSERT_NO_FATAL_FAILURE(WriteJobFiles(
+      JobsCfg({SectionA(hook_), SectionB(""), kRealmSync}), CronNow()));
+  RunResult changed = Agent({"guard"});
+  EXPECT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_TRUE(Contains(changed.err, std::string("job ") + kJobB + ": script set to"))
+      << changed.err;
+  EXPECT_FALSE(Contains(changed.err, "the last clean run read")) << changed.err;
+
+  // So does a change of the configuration (a job excluded).
+  AgentConfig excluded;
+  excluded.exclude = {kJobB};
+  ASSERT_NO_FATAL_FAILURE(WriteConfig(excluded));
+  RunResult reconfigured = Agent({"--debug", "guard"});
+  EXPECT_EQ(reconfigured.exit_code, 0) << reconfigured.err;
+  EXPECT_TRUE(Contains(reconfigured.err, ", 1 excluded")) << reconfigured.err;
+  EXPECT_FALSE(Contains(reconfigured.err, "the last clean run read")) << reconfigured.err;
 }
 
 // --- the guard: drift in jobs.cfg ---------------------------------------------

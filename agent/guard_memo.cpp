@@ -1,0 +1,55 @@
+#include "agent/guard_memo.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/core/fs.h"
+#include "agent/hook_decision.h"
+#include "api/pve/sha1.h"
+
+namespace pbk {
+
+using nlohmann::json;
+
+std::string GuardDigest(const std::string& document, const GuardOptions& options) {
+  const json inputs = {{"version", PBK_VERSION},
+                       {"placement", PlacementName(options.placement)},
+                       {"hook", options.hook_script},
+                       {"exclude", options.exclude},
+                       {"chains", options.job_chains},
+                       {"members", options.members},
+                       {"marked", options.marked},
+                       {"node_default_ours", options.node_default_ours}};
+  return Sha1Hex(inputs.dump() + "\n" + document);
+}
+
+bool LoadGuardMemo(const std::string& state_dir, GuardMemo* memo) {
+  std::string text, err;
+  bool exists = false;
+  if (!ReadFileIfExists(JoinPath(state_dir, kGuardMemoFile), &text, &exists, &err) || !exists) {
+    return false;
+  }
+  const json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object() || !document.contains("digest") || !document["digest"].is_string() ||
+      !document.contains("jobs") || !document["jobs"].is_number_integer() ||
+      !document.contains("excluded") || !document["excluded"].is_number_integer()) {
+    return false;
+  }
+  memo->digest = document["digest"].get<std::string>();
+  memo->jobs = document["jobs"].get<int>();
+  memo->excluded = document["excluded"].get<int>();
+  return !memo->digest.empty();
+}
+
+bool SaveGuardMemo(const std::string& state_dir, const GuardMemo& memo, std::string* err) {
+  const json document = {
+      {"digest", memo.digest}, {"jobs", memo.jobs}, {"excluded", memo.excluded}};
+  return WriteFileAtomic(JoinPath(state_dir, kGuardMemoFile), document.dump() + "\n", err);
+}
+
+void ForgetGuardMemo(const std::string& state_dir) {
+  unlink(JoinPath(state_dir, kGuardMemoFile).c_str());
+}
+
+}  // namespace pbk

@@ -144,7 +144,11 @@ class IdentificationBlackboxTest : public ::testing::Test {
     const std::string scenario_path = dir_.Write("scenario-" + n + ".json", scenario.dump(2));
     const std::string summary_path = dir_.Path("summary-" + n + ".json");
     Sim sim;
-    sim.process = pbk::testing::Run({kBinDir + "/pbk-vzdump-sim", "--hook", wrapper_, "--scenario",
+    // With the node placement, the hook is the one vzdump.conf names.
+    const std::vector<std::string> hook =
+        node_default_ ? std::vector<std::string>{"--vzdump-conf", dir_.Path("vzdump.conf")}
+                      : std::vector<std::string>{"--hook", wrapper_};
+    sim.process = pbk::testing::Run({kBinDir + "/pbk-vzdump-sim", hook[0], hook[1], "--scenario",
                        scenario_path, "--summary", summary_path, "--scheduler-dir",
                        dir_.Path("jobs"), "--tasks-dir", dir_.Path("tasks"), "--hook-timeout",
                        "30"},
@@ -190,7 +194,68 @@ class IdentificationBlackboxTest : public ::testing::Test {
   std::unique_ptr<FakeKuma> kuma_;
   std::vector<std::string> outputs_;
   int runs_ = 0;
+  bool node_default_ = false;  // the simulator takes the hook from vzdump.conf
 };
+
+// The whole default path: the guard (node placement, reading the job files)
+// puts the hook into vzdump.conf and caches the jobs; vzdump takes the hook
+// from there for a scheduled run, a "Run now" and a guest's "Backup now".
+TEST_F(IdentificationBlackboxTest, NodePlacementGuardThenScheduledRunNowAndBackupNow) {
+  ASSERT_NO_FATAL_FAILURE(WriteConfig({{kDaily, {{"push_token", kToken}}}}));
+  json config = json::parse(ReadText(dir_.Path("config.json")));
+  config["guard"] = {{"placement", "node"}};
+  config["pve"] = {{"pvesh", dir_.Path("no-pvesh")}};
+  config["paths"]["hook_script"] = wrapper_;
+  config["paths"]["vzdump_conf"] = dir_.Path("vzdump.conf");
+  config["paths"]["pve_dir"] = dir_.Path("pve");
+  config["paths"]["jobs_cfg"] = dir_.Path("jobs.cfg");
+  config["paths"]["vzdump_cron"] = dir_.Path("vzdump.cron");
+  dir_.Write("config.json", config.dump(2) + "\n");
+  ASSERT_EQ(chmod(dir_.Path("config.json").c_str(), 0600), 0);
+  std::filesystem::create_directories(dir_.Path("pve/nodes/pve1"));
+  std::filesystem::remove(dir_.Path("state/jobs.json"));
+  // The daily job, and a disabled legacy job on the same storage and guests.
+  dir_.Write("jobs.cfg", std::string("vzdump: ") + kDaily +
+                             "\n\tschedule 21:00\n\tcomment every night\n\tenabled 1\n"
+                             "\tmode snapshot\n\tprune-backups keep-daily=7,keep-weekly=4\n"
+                             "\tstorage pbs1\n\tvmid 100,101\n");
+  dir_.Write("vzdump.cron",
+             "# cluster wide vzdump cron schedule\n# Automatically generated file - do not edit\n"
+             "\nPATH=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n\n"
+             "0 1 * * 6           root #vzdump 100 101 --mode snapshot --quiet 1 --storage pbs1\n");
+  dir_.Write("vzdump.conf", "# vzdump default settings\n\n#tmpdir: DIR\n#script: FILENAME\n");
+
+  RunResult guard = pbk::testing::Run(
+      {kBinDir + "/pbk-agent", "--config", dir_.Path("config.json"), "guard"}, nullptr,
+      std::chrono::seconds(60));
+  outputs_.push_back(guard.out);
+  outputs_.push_back(guard.err);
+  ASSERT_EQ(guard.exit_code, 0) << guard.err;
+  ASSERT_TRUE(Contains(ReadText(dir_.Path("vzdump.conf")), "\nscript: " + wrapper_ + "\n"))
+      << ReadText(dir_.Path("vzdump.conf"));
+  EXPECT_FALSE(Contains(ReadText(dir_.Path("jobs.cfg")), "script")) << "no job carries the hook";
+  node_default_ = true;
+
+  Sim scheduled = RunSim(DailyJob(), /*scheduled=*/true);
+  EXPECT_EQ(scheduled.Exit("job-end"), 0) << scheduled.Log();
+  ASSERT_EQ(kuma_->Requests().size(), 1u) << scheduled.Log();
+  ExpectPush(kuma_->Requests()[0], kToken, "up");
+
+  Sim run_now = RunSim(RunNowOptions(), /*scheduled=*/false);
+  EXPECT_EQ(run_now.Exit("job-end"), 0) << run_now.Log();
+  EXPECT_EQ(Str(run_now.summary, "task_status"), "OK") << run_now.Log();
+  ASSERT_EQ(kuma_->Requests().size(), 2u) << run_now.Log();
+  ExpectPush(kuma_->Requests()[1], kToken, "up");
+
+  json adhoc = {{"vmid", "100,101"}, {"storage", "pbs1"}, {"mode", "snapshot"},
+                {"node", "pve1"},    {"remove", 0},       {"notes-template", "{{guestname}}"}};
+  Sim backup_now = RunSim(adhoc, /*scheduled=*/false);
+  EXPECT_EQ(backup_now.Exit("job-end"), 0) << backup_now.Log();
+  EXPECT_EQ(Str(backup_now.summary, "task_status"), "OK") << backup_now.Log();
+  EXPECT_NE(backup_now.Line("job-end", "not a backup job: not reported to Kuma"), "")
+      << backup_now.Log();
+  EXPECT_EQ(kuma_->Requests().size(), 2u) << "a run of no job is not pushed";
+}
 
 TEST_F(IdentificationBlackboxTest, ScheduledRunNowAndAGuestsBackupNow) {
   ASSERT_NO_FATAL_FAILURE(WriteConfig({{kDaily, {{"push_token", kToken}}}}));

@@ -8,7 +8,9 @@
 #include <memory>
 
 #include "hook/chain.h"
+#include "hook/deadline.h"
 #include "hook/job_identity.h"
+#include "hook/manual_push.h"
 #include "agent/core/log.h"
 #include "hook/outcome.h"
 #include "hook/run_record.h"
@@ -42,41 +44,6 @@ std::optional<std::string> Env(const char* name) {
   return std::string(value);
 }
 
-// The last line of defence for the deadline: if the push machinery itself
-// ever hung past the configured timeout, the process ends anyway. What it
-// says depends on whether the result made it into the spool first.
-volatile sig_atomic_t g_result_spooled = 0;
-volatile sig_atomic_t g_node_alarm = 0;  // the push under way is the node monitor's
-
-void OnDeadline(int) {
-  static const char kNodeAlarm[] =
-      "ERROR: the push to the node monitor did not finish within its deadline\n";
-  if (g_node_alarm != 0) {
-    ssize_t ignored = write(STDOUT_FILENO, kNodeAlarm, sizeof kNodeAlarm - 1);
-    (void)ignored;
-    _exit(0);
-  }
-  static const char kSpooled[] =
-      "ERROR: the Kuma push did not finish within its deadline; the result stays spooled for "
-      "`pbk-agent flush`\n";
-  static const char kLost[] =
-      "ERROR: the Kuma push did not finish within its deadline, and the result could not be "
-      "spooled either: it is lost; refresh reports the job's state from the run record\n";
-  const bool spooled = g_result_spooled != 0;
-  ssize_t ignored = spooled ? write(STDOUT_FILENO, kSpooled, sizeof kSpooled - 1)
-                            : write(STDOUT_FILENO, kLost, sizeof kLost - 1);
-  (void)ignored;
-  _exit(spooled ? 0 : 1);
-}
-
-void ArmDeadline(int seconds) {
-  struct sigaction action {};
-  action.sa_handler = OnDeadline;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGALRM, &action, nullptr);
-  alarm(static_cast<unsigned>(seconds));
-}
-
 class Hook {
  public:
   explicit Hook(const HookContext& context)
@@ -92,7 +59,6 @@ class Hook {
   bool AlarmNodeMonitor(const std::string& message);
   void RunChains();
   JobIdentity Identify(const RunRecord& record, bool may_ask_pve) const;
-  int ManualPush();
   int64_t Now() const { return context_.now_ms ? context_.now_ms() : NowMs(); }
 
   const HookContext& context_;
@@ -140,7 +106,7 @@ JobIdentity Hook::Identify(const RunRecord& record, bool may_ask_pve) const {
 int Hook::Run() {
   const Phase phase = Classify(phase_name_);
   const bool ends_run = phase == Phase::kJobEnd || phase == Phase::kJobAbort;
-  if (ends_run && context_.args.size() > 1) return ManualPush();
+  if (ends_run && context_.args.size() > 1) return ManualTestPush(context_, phase_name_, Now());
   // Our own part first: the record is written whatever the chained hooks
   // then do. At the end of a run the chains run inside EndRun, before the
   // push, so that a failing one is in the push.
@@ -238,6 +204,10 @@ int Hook::RecordPhase(Phase phase) {
   return 0;
 }
 
+// One function on purpose (~165 lines): it is the ordered at-least-once
+// protocol of a run's push (record, identity, chains, verdict, spool, job
+// lock, backlog, push, sent mark, record, release), whose order is what the
+// fault tests check; split, the order would be spread over several places.
 int Hook::EndRun() {
   RunRecord record;
   bool exists = false;
@@ -311,7 +281,7 @@ int Hook::EndRun() {
   UniqueFd spool_lock;
   std::string spool_err;
   const bool spooled = SpoolPush(config_.paths.state_dir, &owed, &spool_lock, &spool_err);
-  g_result_spooled = spooled ? 1 : 0;
+  SetResultSpooled(spooled);
 
   // The record is saved once, after the push: until then the spool entry
   // is what says that this run's push is owed.
@@ -456,11 +426,11 @@ bool Hook::AlarmNodeMonitor(const std::string& message) {
   KumaPush push{false, TruncateUtf8(config_.node + ": " + message, kMaxPushMessageBytes),
                 std::nullopt};
   std::string err;
-  g_node_alarm = 1;
+  SetNodeAlarm(true);
   ArmDeadline(config_.kuma.timeout_seconds + 15);
   const bool sent = context_.send(config_.node_monitor.push_token, push, &err, nullptr);
   alarm(0);
-  g_node_alarm = 0;
+  SetNodeAlarm(false);
   if (sent) {
     spdlog::info("pbk-agent: pushed down to the node monitor of {}: {}", config_.node,
                  push.message);
@@ -469,54 +439,6 @@ bool Hook::AlarmNodeMonitor(const std::string& message) {
                   config_.node, err);
   }
   return sent;
-}
-
-int Hook::ManualPush() {
-  const auto& args = context_.args;
-  const std::string& word = args[1];
-  bool up;
-  if (word == "ok" || word == "up") {
-    up = true;
-  } else if (word == "fail" || word == "failed" || word == "down") {
-    up = false;
-  } else {
-    spdlog::error("usage: {} ok|fail [JOB-ID]  (a manual test push; got {})", phase_name_,
-                  Quote(word));
-    return 2;
-  }
-  if (args.size() > 3) {
-    spdlog::error("usage: {} ok|fail [JOB-ID]  (too many arguments)", phase_name_);
-    return 2;
-  }
-  std::string job_id;
-  if (args.size() == 3) {
-    job_id = args[2];
-  } else if (config_.jobs.size() == 1) {
-    job_id = config_.jobs.begin()->first;
-  } else {
-    std::vector<std::string> ids;
-    for (const auto& [id, job] : config_.jobs) ids.push_back(id);
-    spdlog::error("name the job to test: {} {} JOB-ID, one of: {}", phase_name_, word,
-                  ids.empty() ? "(none configured in " + config_.path + ")" : Join(ids, ", "));
-    return 2;
-  }
-  const std::string token = PushTokenFor(config_, job_id);
-  if (token.empty()) {
-    spdlog::error("job {} has no push_token in {}", job_id, config_.path);
-    return 2;
-  }
-  KumaPush push;
-  push.up = up;
-  push.message = "manual test from node " + config_.node + " at " + FormatLocalTime(Now()) +
-                 " (not a backup result)";
-  std::string err;
-  if (!context_.send(token, push, &err, nullptr)) {
-    spdlog::error("manual test push for job {} failed: {}", job_id, err);
-    return 1;
-  }
-  spdlog::info("pushed {} to Uptime Kuma for job {} (manual test): {}", up ? "up" : "down",
-               job_id, push.message);
-  return 0;
 }
 
 }  // namespace
@@ -549,54 +471,6 @@ int HookExitForBrokenConfig(const std::vector<std::string>& args) {
   // node that cannot push goes silent, which every Kuma monitor of the
   // node turns into DOWN within its heartbeat interval.
   return ends_run && args.size() > 1 ? 2 : 0;
-}
-
-std::string PushTokenFor(const Config& config, const std::string& job_id) {
-  auto job = config.jobs.find(job_id);
-  return job == config.jobs.end() ? std::string() : job->second.push_token;
-}
-
-PushFunction SpoolPusher(const Config& config, PushSender send) {
-  return [&config, send = std::move(send)](const std::string& job_id, const SpooledPush& entry,
-                                            std::string* why, bool* transport_failed,
-                                            bool* permanent) {
-    *transport_failed = false;
-    *permanent = false;
-    const std::string token = PushTokenFor(config, job_id);
-    if (token.empty()) {
-      *why = "job " + job_id + " has no push_token in " + config.path + " any more";
-      *permanent = true;
-      return false;
-    }
-    PushFailure failure = PushFailure::kNone;
-    const bool ok = send(token, LatePush(entry), why, &failure);
-    *transport_failed = failure == PushFailure::kTransport;
-    *permanent = failure == PushFailure::kRefused;
-    return ok;
-  };
-}
-
-PushSender MakeKumaSender(const KumaConfig& kuma) {
-  struct State {
-    std::unique_ptr<HttpClient> http;
-    std::unique_ptr<KumaClient> client;
-  };
-  auto state = std::make_shared<State>();
-  return [state, kuma](const std::string& token, const KumaPush& push, std::string* err,
-                       PushFailure* failure) {
-    if (!state->client) {
-      TlsSettings tls{kuma.ca_file, kuma.server_name};
-      state->http = NewHttpClient(tls, err);
-      if (!state->http) {
-        if (failure != nullptr) *failure = PushFailure::kTransport;
-        return false;
-      }
-      KumaEndpoint endpoint{kuma.endpoint.host, kuma.endpoint.port, kuma.endpoint.base_path,
-                            std::chrono::seconds(kuma.timeout_seconds)};
-      state->client = std::make_unique<KumaClient>(state->http.get(), endpoint);
-    }
-    return state->client->Push(token, push, err, failure);
-  };
 }
 
 }  // namespace pbk

@@ -27,6 +27,7 @@
 #include "hook/chain.h"
 #include "agent/core/config.h"
 #include "hook/job_identity.h"
+#include "hook/push_sender.h"
 #include "api/kuma/kuma_client.h"
 #include "hook/spool.h"
 
@@ -44,10 +45,6 @@ struct HookEnvironment {
   static HookEnvironment FromProcess();
 };
 
-// Sends one push to the monitor of a job; false with *err when Kuma did not
-// confirm. Built lazily so guest phases never load the HTTP module.
-using PushSender = std::function<bool(const std::string& token, const KumaPush& push,
-                                      std::string* err, PushFailure* failure)>;
 
 struct HookContext {
   const Config* config = nullptr;
@@ -74,17 +71,5 @@ int RunHook(const HookContext& context);
 // sake; the node's monitors go DOWN by silence), 2 for the manual test and
 // for no arguments at all.
 int HookExitForBrokenConfig(const std::vector<std::string>& args);
-
-// The push token of job JOB_ID on this node; "" when it has none. The one
-// place a token is looked up.
-std::string PushTokenFor(const Config& config, const std::string& job_id);
-
-// The production PushSender: a Kuma client over the TLS module.
-PushSender MakeKumaSender(const KumaConfig& kuma);
-
-// Delivers spooled results through SEND to the monitors CONFIG maps, each
-// marked late (LatePush). An entry whose job has no token any more, or
-// whose token Kuma refuses, is a permanent failure.
-PushFunction SpoolPusher(const Config& config, PushSender send);
 
 }  // namespace pbk

@@ -341,17 +341,13 @@ __attribute__((visibility("default"))) uint32_t pbk_http_abi_version(void) noexc
 __attribute__((visibility("default"))) pbk_http_client* pbk_http_client_new(
     const pbk_http_tls* tls_c, pbk_http_error* error) noexcept {
   try {
-    pbk::TlsSettings tls{pbk::Text(tls_c->ca_file), pbk::Text(tls_c->server_name)};
+    pbk::TlsSettings tls;
     std::string err;
-    // A CA file that cannot be used fails here, in words, rather than as an
-    // untrusted certificate later.
-    X509_STORE* store = pbk::LoadTrustStore(tls, &err);
-    if (store == nullptr) {
+    auto policy = pbk::PreparePolicy(tls_c, &tls, &err);
+    if (!policy) {
       pbk::Fill(error, err);
       return nullptr;
     }
-    auto policy = std::make_shared<const pbk::TlsPolicy>(tls.server_name, store);
-    pbk::InitializeOnce();
     auto handle = std::make_unique<pbk_http_client>();
     handle->client = std::make_unique<pbk::CpprestHttpClient>(tls, std::move(policy));
     return handle.release();
@@ -398,10 +394,8 @@ __attribute__((visibility("default"))) int pbk_http_send(pbk_http_client* client
     response_c->append(response_c->context, 0, response.reason.data(), response.reason.size());
     response_c->append(response_c->context, 1, response.body.data(), response.body.size());
     return PBK_HTTP_OK;
-  } catch (const std::exception& e) {
-    pbk::Fill(error, std::string("internal error in the HTTP module: ") + e.what());
   } catch (...) {
-    pbk::Fill(error, "internal error in the HTTP module: unknown exception");
+    pbk::FillInternalError(error);
   }
   return PBK_HTTP_OTHER;
 }

@@ -1,6 +1,8 @@
 // The HTTP module's shared TLS checks and boundary helpers (module_tls.h).
 #include "api/http/module_tls.h"
 
+#include <memory>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -252,6 +254,33 @@ void Fill(pbk_http_error* error, const std::string& text) {
   const size_t n = std::min(text.size(), error->capacity - 1);
   std::memcpy(error->text, text.data(), n);
   error->text[n] = '\0';
+}
+
+void FillInternalError(pbk_http_error* error) noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    try {
+      Fill(error, std::string("internal error in the HTTP module: ") + e.what());
+    } catch (...) {
+      // No memory for the words: the caller still gets the failure code.
+    }
+  } catch (...) {
+    try {
+      Fill(error, "internal error in the HTTP module: unknown exception");
+    } catch (...) {
+    }
+  }
+}
+
+std::shared_ptr<const TlsPolicy> PreparePolicy(const pbk_http_tls* tls_c, TlsSettings* tls,
+                                               std::string* err) {
+  *tls = TlsSettings{Text(tls_c->ca_file), Text(tls_c->server_name)};
+  X509_STORE* store = LoadTrustStore(*tls, err);
+  if (store == nullptr) return nullptr;
+  auto policy = std::make_shared<const TlsPolicy>(tls->server_name, store);
+  InitializeOnce();
+  return policy;
 }
 
 void MaybeThrowForTest() {

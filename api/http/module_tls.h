@@ -19,6 +19,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -89,6 +90,13 @@ class TlsPolicy {
 // Once per process, before the library starts its threads.
 void InitializeOnce();
 
+// What every client and WebSocket of the module starts with: the caller's
+// TLS settings into *TLS, the trusted CAs loaded, the policy built and the
+// library initialised. Null with *err in words when the CA file cannot be
+// used, so that this fails here rather than as an untrusted certificate later.
+std::shared_ptr<const TlsPolicy> PreparePolicy(const pbk_http_tls* tls_c, TlsSettings* tls,
+                                               std::string* err);
+
 // --- the plain C boundary -------------------------------------------------------
 
 inline std::string Text(pbk_bytes bytes) {
@@ -97,6 +105,10 @@ inline std::string Text(pbk_bytes bytes) {
 
 // Writes TEXT into the caller's buffer, cut to its capacity.
 void Fill(pbk_http_error* error, const std::string& text);
+
+// Only inside a catch block: the exception being handled, as "internal error
+// in the HTTP module: …" into ERROR. Nothing leaves it.
+void FillInternalError(pbk_http_error* error) noexcept;
 
 // Only for the test that proves a fault inside the module is reported, not
 // an abort: PBK_HTTP_MODULE_TEST_FAULT=std or =other makes every send throw.

@@ -287,15 +287,13 @@ __attribute__((visibility("default"))) pbk_ws* pbk_ws_connect(const pbk_http_tls
   *code = PBK_HTTP_OTHER;
   try {
     pbk::MaybeThrowForTest();
-    pbk::TlsSettings tls{pbk::Text(tls_c->ca_file), pbk::Text(tls_c->server_name)};
+    pbk::TlsSettings tls;
     std::string err;
-    X509_STORE* store = pbk::LoadTrustStore(tls, &err);
-    if (store == nullptr) {
+    auto policy = pbk::PreparePolicy(tls_c, &tls, &err);
+    if (!policy) {
       pbk::Fill(error, err);
       return nullptr;
     }
-    auto policy = std::make_shared<const pbk::TlsPolicy>(tls.server_name, store);
-    pbk::InitializeOnce();
     auto handle = std::make_unique<pbk_ws>();
     handle->connection =
         std::make_unique<pbk::WsConnection>(tls, pbk::Text(request->host), request->port);
@@ -307,10 +305,8 @@ __attribute__((visibility("default"))) pbk_ws* pbk_ws_connect(const pbk_http_tls
     }
     *code = PBK_HTTP_OK;
     return handle.release();
-  } catch (const std::exception& e) {
-    pbk::Fill(error, std::string("internal error in the HTTP module: ") + e.what());
   } catch (...) {
-    pbk::Fill(error, "internal error in the HTTP module: unknown exception");
+    pbk::FillInternalError(error);
   }
   return nullptr;
 }
@@ -327,10 +323,8 @@ __attribute__((visibility("default"))) int pbk_ws_send_text(pbk_ws* ws, pbk_byte
     }
     pbk::Fill(error, failure.message);
     return static_cast<int>(failure.kind);
-  } catch (const std::exception& e) {
-    pbk::Fill(error, std::string("internal error in the HTTP module: ") + e.what());
   } catch (...) {
-    pbk::Fill(error, "internal error in the HTTP module: unknown exception");
+    pbk::FillInternalError(error);
   }
   return PBK_HTTP_OTHER;
 }
@@ -347,10 +341,8 @@ __attribute__((visibility("default"))) int pbk_ws_receive(pbk_ws* ws, const pbk_
     if (result == PBK_WS_MESSAGE) sink->append(sink->context, message.data(), message.size());
     if (result == PBK_WS_CLOSED) pbk::Fill(error, failure.message);
     return result;
-  } catch (const std::exception& e) {
-    pbk::Fill(error, std::string("internal error in the HTTP module: ") + e.what());
   } catch (...) {
-    pbk::Fill(error, "internal error in the HTTP module: unknown exception");
+    pbk::FillInternalError(error);
   }
   return PBK_HTTP_OTHER;
 }

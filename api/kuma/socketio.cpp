@@ -147,19 +147,13 @@ bool Protocol(SocketIoError* error, const std::string& text) {
 
 }  // namespace
 
-bool SocketIoSession::Pump(Clock::time_point deadline, std::optional<SioPacket>* packet,
-                           SocketIoError* error) {
-  packet->reset();
-  if (closed_) {
-    *error = {SocketIoError::Kind::kTransport, HttpErrorKind::kConnectionClosed,
-              "the connection to Uptime Kuma is closed"};
-    return false;
-  }
+bool SocketIoSession::ReceiveEio(Clock::time_point deadline, const char* timeout_words,
+                                 EioPacket* eio, SocketIoError* error) {
   std::string frame;
   HttpError transport;
   switch (socket_->Receive(Left(deadline), &frame, &transport)) {
     case WsReceived::kTimeout:
-      *error = {SocketIoError::Kind::kTimeout, HttpErrorKind::kTimeout, "no answer in time"};
+      *error = {SocketIoError::Kind::kTimeout, HttpErrorKind::kTimeout, timeout_words};
       return false;
     case WsReceived::kClosed:
       closed_ = true;
@@ -169,9 +163,23 @@ bool SocketIoSession::Pump(Clock::time_point deadline, std::optional<SioPacket>*
     case WsReceived::kMessage:
       break;
   }
-  EioPacket eio;
   std::string err;
-  if (!ParseEioPacket(frame, &eio, &err)) return Protocol(error, err);
+  if (!ParseEioPacket(frame, eio, &err)) return Protocol(error, err);
+  return true;
+}
+
+bool SocketIoSession::Pump(Clock::time_point deadline, std::optional<SioPacket>* packet,
+                           SocketIoError* error) {
+  packet->reset();
+  if (closed_) {
+    *error = {SocketIoError::Kind::kTransport, HttpErrorKind::kConnectionClosed,
+              "the connection to Uptime Kuma is closed"};
+    return false;
+  }
+  EioPacket eio;
+  if (!ReceiveEio(deadline, "no answer in time", &eio, error)) return false;
+  HttpError transport;
+  std::string err;
   switch (eio.type) {
     case EioType::kPing:
       if (!socket_->SendText(EncodeEioPong(), Left(deadline) + std::chrono::seconds(1),
@@ -215,24 +223,10 @@ bool SocketIoSession::Pump(Clock::time_point deadline, std::optional<SioPacket>*
 
 bool SocketIoSession::Open(std::chrono::milliseconds deadline, SocketIoError* error) {
   const auto until = Clock::now() + deadline;
-  std::string frame;
-  HttpError transport;
-  switch (socket_->Receive(Left(until), &frame, &transport)) {
-    case WsReceived::kTimeout:
-      *error = {SocketIoError::Kind::kTimeout, HttpErrorKind::kTimeout,
-                "no Engine.IO open packet in time"};
-      return false;
-    case WsReceived::kClosed:
-      closed_ = true;
-      *error = {SocketIoError::Kind::kTransport, transport.kind,
-                transport.message.empty() ? "Uptime Kuma closed the connection" : transport.message};
-      return false;
-    case WsReceived::kMessage:
-      break;
-  }
   EioPacket eio;
+  if (!ReceiveEio(until, "no Engine.IO open packet in time", &eio, error)) return false;
+  HttpError transport;
   std::string err;
-  if (!ParseEioPacket(frame, &eio, &err)) return Protocol(error, err);
   if (eio.type != EioType::kOpen) {
     return Protocol(error, "expected the Engine.IO open packet (0{…}) first");
   }

@@ -111,6 +111,9 @@ class SocketIoSession {
   // Reads one frame and handles it. *packet is set for a Socket.IO packet
   // other than a kept event. False: error set (or timeout).
   bool Pump(Clock::time_point deadline, std::optional<SioPacket>* packet, SocketIoError* error);
+  // Reads one frame as an Engine.IO packet; a timeout is told in TIMEOUT_WORDS.
+  bool ReceiveEio(Clock::time_point deadline, const char* timeout_words, EioPacket* eio,
+                  SocketIoError* error);
 
   std::unique_ptr<WebSocket> socket_;
   EioOpen open_;

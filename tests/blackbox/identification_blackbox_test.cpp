@@ -194,6 +194,38 @@ class IdentificationBlackboxTest : public ::testing::Test {
   std::unique_ptr<FakeKuma> kuma_;
   std::vector<std::string> outputs_;
   int runs_ = 0;
+  // A scheduled run, a "Run now" and a guest's "Backup now" of the daily job:
+  // pushes for the first two, every task OK.
+  void RunScheduledRunNowAndBackupNow() {
+    Sim scheduled = RunSim(DailyJob(), /*scheduled=*/true);
+    EXPECT_EQ(scheduled.Exit("job-end"), 0) << scheduled.Log();
+    ASSERT_EQ(kuma_->Requests().size(), 1u) << scheduled.Log();
+    ExpectPush(kuma_->Requests()[0], kToken, "up");
+
+    // "Run now" of the daily job: no scheduler file; a disabled legacy job
+    // has the same storage and guests.
+    Sim run_now = RunSim(RunNowOptions(), /*scheduled=*/false);
+    EXPECT_EQ(run_now.Exit("job-end"), 0) << run_now.Log();
+    EXPECT_EQ(Str(run_now.summary, "task_status"), "OK") << run_now.Log();
+    ASSERT_EQ(kuma_->Requests().size(), 2u) << run_now.Log();
+    ExpectPush(kuma_->Requests()[1], kToken, "up");
+    EXPECT_NE(run_now.Line("job-end", std::string("pushed up to Uptime Kuma for job ") + kDaily),
+              "")
+        << run_now.Log();
+
+    // A guest's "Backup now": the same guests and storage, options of its own.
+    json adhoc = {{"vmid", "100,101"},  {"storage", "pbs1"}, {"mode", "snapshot"},
+                  {"node", "pve1"},     {"remove", 0},       {"notes-template", "{{guestname}}"},
+                  {"notification-mode", "auto"}};
+    Sim backup_now = RunSim(adhoc, /*scheduled=*/false);
+    EXPECT_EQ(backup_now.Exit("job-end"), 0) << backup_now.Log();
+    EXPECT_EQ(Str(backup_now.summary, "task_status"), "OK") << backup_now.Log();
+    EXPECT_NE(backup_now.Line("job-end", "not a backup job: not reported to Kuma"), "")
+        << backup_now.Log();
+    EXPECT_EQ(backup_now.Line("job-end", "ERROR"), "") << backup_now.Log();
+    EXPECT_EQ(kuma_->Requests().size(), 2u) << "a run of no job is not pushed";
+  }
+
   bool node_default_ = false;  // the simulator takes the hook from vzdump.conf
 };
 
@@ -235,57 +267,12 @@ TEST_F(IdentificationBlackboxTest, NodePlacementGuardThenScheduledRunNowAndBacku
       << ReadText(dir_.Path("vzdump.conf"));
   EXPECT_FALSE(Contains(ReadText(dir_.Path("jobs.cfg")), "script")) << "no job carries the hook";
   node_default_ = true;
-
-  Sim scheduled = RunSim(DailyJob(), /*scheduled=*/true);
-  EXPECT_EQ(scheduled.Exit("job-end"), 0) << scheduled.Log();
-  ASSERT_EQ(kuma_->Requests().size(), 1u) << scheduled.Log();
-  ExpectPush(kuma_->Requests()[0], kToken, "up");
-
-  Sim run_now = RunSim(RunNowOptions(), /*scheduled=*/false);
-  EXPECT_EQ(run_now.Exit("job-end"), 0) << run_now.Log();
-  EXPECT_EQ(Str(run_now.summary, "task_status"), "OK") << run_now.Log();
-  ASSERT_EQ(kuma_->Requests().size(), 2u) << run_now.Log();
-  ExpectPush(kuma_->Requests()[1], kToken, "up");
-
-  json adhoc = {{"vmid", "100,101"}, {"storage", "pbs1"}, {"mode", "snapshot"},
-                {"node", "pve1"},    {"remove", 0},       {"notes-template", "{{guestname}}"}};
-  Sim backup_now = RunSim(adhoc, /*scheduled=*/false);
-  EXPECT_EQ(backup_now.Exit("job-end"), 0) << backup_now.Log();
-  EXPECT_EQ(Str(backup_now.summary, "task_status"), "OK") << backup_now.Log();
-  EXPECT_NE(backup_now.Line("job-end", "not a backup job: not reported to Kuma"), "")
-      << backup_now.Log();
-  EXPECT_EQ(kuma_->Requests().size(), 2u) << "a run of no job is not pushed";
+  ASSERT_NO_FATAL_FAILURE(RunScheduledRunNowAndBackupNow());
 }
 
 TEST_F(IdentificationBlackboxTest, ScheduledRunNowAndAGuestsBackupNow) {
   ASSERT_NO_FATAL_FAILURE(WriteConfig({{kDaily, {{"push_token", kToken}}}}));
-
-  Sim scheduled = RunSim(DailyJob(), /*scheduled=*/true);
-  EXPECT_EQ(scheduled.Exit("job-end"), 0) << scheduled.Log();
-  ASSERT_EQ(kuma_->Requests().size(), 1u) << scheduled.Log();
-  ExpectPush(kuma_->Requests()[0], kToken, "up");
-
-  // "Run now" of the daily job: no scheduler file; a disabled legacy job
-  // has the same storage and guests.
-  Sim run_now = RunSim(RunNowOptions(), /*scheduled=*/false);
-  EXPECT_EQ(run_now.Exit("job-end"), 0) << run_now.Log();
-  EXPECT_EQ(Str(run_now.summary, "task_status"), "OK") << run_now.Log();
-  ASSERT_EQ(kuma_->Requests().size(), 2u) << run_now.Log();
-  ExpectPush(kuma_->Requests()[1], kToken, "up");
-  EXPECT_NE(run_now.Line("job-end", std::string("pushed up to Uptime Kuma for job ") + kDaily), "")
-      << run_now.Log();
-
-  // A guest's "Backup now": the same guests and storage, options of its own.
-  json adhoc = {{"vmid", "100,101"},  {"storage", "pbs1"}, {"mode", "snapshot"},
-                {"node", "pve1"},     {"remove", 0},       {"notes-template", "{{guestname}}"},
-                {"notification-mode", "auto"}};
-  Sim backup_now = RunSim(adhoc, /*scheduled=*/false);
-  EXPECT_EQ(backup_now.Exit("job-end"), 0) << backup_now.Log();
-  EXPECT_EQ(Str(backup_now.summary, "task_status"), "OK") << backup_now.Log();
-  EXPECT_NE(backup_now.Line("job-end", "not a backup job: not reported to Kuma"), "")
-      << backup_now.Log();
-  EXPECT_EQ(backup_now.Line("job-end", "ERROR"), "") << backup_now.Log();
-  EXPECT_EQ(kuma_->Requests().size(), 2u) << "a run of no job is not pushed";
+  ASSERT_NO_FATAL_FAILURE(RunScheduledRunNowAndBackupNow());
 }
 
 TEST_F(IdentificationBlackboxTest, AFailingChainedJobEndScriptTurnsThePushDown) {

@@ -78,23 +78,18 @@ GuardJobState HookStateOf(const GuardOptions& options, const BackupJob& job, boo
   return StateOf(options, job, decision, "");
 }
 
-bool RememberReplacedScripts(const std::string& state_dir,
-                             const std::map<std::string, std::string>& replaced,
-                             std::string* err) {
-  std::map<std::string, std::string> all = ReplacedScripts(state_dir);
+bool RememberReplacedScripts(const std::string& path,
+                             const std::map<std::string, std::string>& replaced, std::string* err) {
+  std::map<std::string, std::string> all = ReplacedScripts(path);
   for (const auto& [id, script] : replaced) all[id] = script;
-  return WriteFileAtomic(JoinPath(state_dir, kReplacedScriptsFile),
-                         nlohmann::json(all).dump(1) + "\n", err);
+  return WriteFileAtomic(path, nlohmann::json(all).dump(1) + "\n", err);
 }
 
-std::map<std::string, std::string> ReplacedScripts(const std::string& state_dir) {
+std::map<std::string, std::string> ReplacedScripts(const std::string& path) {
   std::string text, err;
   bool exists = false;
   std::map<std::string, std::string> out;
-  if (!ReadFileIfExists(JoinPath(state_dir, kReplacedScriptsFile), &text, &exists, &err) ||
-      !exists) {
-    return out;
-  }
+  if (!ReadFileIfExists(path, &text, &exists, &err) || !exists) return out;
   auto document = nlohmann::json::parse(text, nullptr, false);
   if (!document.is_object()) return out;
   for (const auto& [id, script] : document.items()) {

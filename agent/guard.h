@@ -70,13 +70,12 @@ struct GuardResult {
   bool Ok() const { return read_ok && errors.empty() && DriftLeft() == 0; }
 };
 
-// The scripts the guard replaced, job id -> old script, kept in state_dir
-// so that verify can say which of them no longer run.
-inline constexpr char kReplacedScriptsFile[] = "replaced-scripts.json";
-bool RememberReplacedScripts(const std::string& state_dir,
-                             const std::map<std::string, std::string>& replaced,
-                             std::string* err);
-std::map<std::string, std::string> ReplacedScripts(const std::string& state_dir);
+// The scripts the guard replaced, job id -> old script, kept in PATH
+// (StateLayout::ReplacedScripts) so that verify can say which of them no
+// longer run.
+bool RememberReplacedScripts(const std::string& path,
+                             const std::map<std::string, std::string>& replaced, std::string* err);
+std::map<std::string, std::string> ReplacedScripts(const std::string& path);
 
 // READERS are tried in order until one answers; WRITER may be null when no
 // way to write exists.

@@ -24,10 +24,10 @@ std::string GuardDigest(const std::string& document, const GuardOptions& options
   return Sha1Hex(inputs.dump() + "\n" + document);
 }
 
-bool LoadGuardMemo(const std::string& state_dir, GuardMemo* memo) {
+bool LoadGuardMemo(const std::string& path, GuardMemo* memo) {
   std::string text, err;
   bool exists = false;
-  if (!ReadFileIfExists(JoinPath(state_dir, kGuardMemoFile), &text, &exists, &err) || !exists) {
+  if (!ReadFileIfExists(path, &text, &exists, &err) || !exists) {
     return false;
   }
   const json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -42,14 +42,12 @@ bool LoadGuardMemo(const std::string& state_dir, GuardMemo* memo) {
   return !memo->digest.empty();
 }
 
-bool SaveGuardMemo(const std::string& state_dir, const GuardMemo& memo, std::string* err) {
+bool SaveGuardMemo(const std::string& path, const GuardMemo& memo, std::string* err) {
   const json document = {
       {"digest", memo.digest}, {"jobs", memo.jobs}, {"excluded", memo.excluded}};
-  return WriteFileAtomic(JoinPath(state_dir, kGuardMemoFile), document.dump() + "\n", err);
+  return WriteFileAtomic(path, document.dump() + "\n", err);
 }
 
-void ForgetGuardMemo(const std::string& state_dir) {
-  unlink(JoinPath(state_dir, kGuardMemoFile).c_str());
-}
+void ForgetGuardMemo(const std::string& path) { unlink(path.c_str()); }
 
 }  // namespace pbk

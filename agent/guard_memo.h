@@ -13,8 +13,6 @@
 
 namespace pbk {
 
-inline constexpr char kGuardMemoFile[] = "guard-clean.json";
-
 struct GuardMemo {
   std::string digest;
   int jobs = 0;      // the jobs of that run, for the summary line
@@ -23,10 +21,11 @@ struct GuardMemo {
 
 std::string GuardDigest(const std::string& document, const GuardOptions& options);
 
-// False when there is no memo or it cannot be read: then the guard runs in full.
-bool LoadGuardMemo(const std::string& state_dir, GuardMemo* memo);
-bool SaveGuardMemo(const std::string& state_dir, const GuardMemo& memo, std::string* err);
+// PATH is the memo's file (StateLayout::GuardClean). False when there is no
+// memo or it cannot be read: then the guard runs in full.
+bool LoadGuardMemo(const std::string& path, GuardMemo* memo);
+bool SaveGuardMemo(const std::string& path, const GuardMemo& memo, std::string* err);
 // After a run that was not clean: the next one runs in full.
-void ForgetGuardMemo(const std::string& state_dir);
+void ForgetGuardMemo(const std::string& path);
 
 }  // namespace pbk

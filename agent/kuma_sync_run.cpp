@@ -4,6 +4,7 @@
 
 #include "agent/core/fs.h"
 #include "agent/core/log.h"
+#include "agent/core/state_layout.h"
 #include "agent/core/text.h"
 #include "agent/kuma_admin_port.h"
 #include "agent/kuma_session.h"
@@ -38,7 +39,8 @@ bool ReadCluster(const Config& config, ClusterFacts* cluster, int* code, std::st
   std::vector<BackupJob> jobs;
   std::string source;
   std::vector<std::string> warnings;
-  if (!ReadJobs(pve, config.paths.state_dir, &jobs, &source, &warnings, err)) {
+  const std::string job_cache = StateLayout(config.paths.state_dir).JobCache();
+  if (!ReadJobs(pve, job_cache, &jobs, &source, &warnings, err)) {
     *err = "reading the backup jobs: " + *err;
     return false;
   }

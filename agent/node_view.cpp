@@ -33,9 +33,9 @@ std::string VmidList(const std::vector<int>& vmids) {
 }  // namespace
 
 NodeView::NodeView(const Config& config, const PveAccess& pve, int64_t now)
-    : config_(config), now_(now) {
+    : config_(config), state_(config.paths.state_dir), now_(now) {
   std::string err;
-  jobs_known_ = ReadJobs(pve, config.paths.state_dir, &jobs_, &source_, &warnings_, &err);
+  jobs_known_ = ReadJobs(pve, state_.JobCache(), &jobs_, &source_, &warnings_, &err);
   if (!jobs_known_) jobs_problem_ = err;
   for (const auto& job : jobs_) by_id_[job.id] = &job;
 
@@ -45,7 +45,7 @@ NodeView::NodeView(const Config& config, const PveAccess& pve, int64_t now)
 
   LoadRuns();
 
-  if (!LoadRefreshMemory(JoinPath(config.paths.state_dir, kRefreshMemoryFile), &memory_, &err)) {
+  if (!LoadRefreshMemory(state_.RefreshState(), &memory_, &err)) {
     warnings_.push_back(err);
   }
   if (jobs_known_) ObserveJobs(jobs_, now_, &memory_);
@@ -55,9 +55,9 @@ namespace {
 
 // When the folder of run records last changed: every record is written by
 // rename, which changes it.
-int64_t RunsChanged(const std::string& state_dir) {
+int64_t RunsChanged(const StateLayout& state) {
   struct stat st {};
-  if (stat(JoinPath(state_dir, "runs").c_str(), &st) != 0) return 0;
+  if (stat(state.RunsDir().c_str(), &st) != 0) return 0;
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
@@ -75,12 +75,12 @@ bool Newer(const RunRecord* a, const RunRecord* b) {
 }  // namespace
 
 void NodeView::LoadRuns() {
-  runs_changed_ = RunsChanged(config_.paths.state_dir);
+  runs_changed_ = RunsChanged(state_);
   std::vector<std::string> bad;
-  runs_ = LoadAllRunRecords(config_.paths.state_dir, &bad);
+  runs_ = LoadAllRunRecords(state_, &bad);
   for (const auto& line : bad) warnings_.push_back("run record skipped: " + line);
   runs_by_job_.clear();
-  const std::string cache = JoinPath(config_.paths.state_dir, kJobCacheFile);
+  const std::string cache = state_.JobCache();
   for (const auto& run : runs_) {
     std::string job_id = run.job_id;
     if (job_id.empty() && run.end_phase.empty()) {
@@ -95,8 +95,8 @@ void NodeView::LoadRuns() {
 
 bool NodeView::SaveObservations(std::string* err) const {
   if (!jobs_known_) return true;
-  if (!MakeDirs(config_.paths.state_dir, 0700, err)) return false;
-  return SaveRefreshMemory(JoinPath(config_.paths.state_dir, kRefreshMemoryFile), memory_, err);
+  if (!MakeDirs(state_.StateDir(), 0700, err)) return false;
+  return SaveRefreshMemory(state_.RefreshState(), memory_, err);
 }
 
 std::vector<std::string> NodeView::MonitoredJobs() const {
@@ -153,7 +153,7 @@ JobFacts NodeView::FactsOf(const std::string& job_id) const {
 JobStatus NodeView::StatusOf(const std::string& job_id) {
   // Asked with the job's lock held: a hook that pushed just before saved
   // its record first, so what it did is read, not what was there before.
-  if (RunsChanged(config_.paths.state_dir) != runs_changed_) LoadRuns();
+  if (RunsChanged(state_) != runs_changed_) LoadRuns();
   if (!jobs_known_) {
     JobStatus status;
     status.state = JobState::kUnknown;
@@ -212,7 +212,7 @@ NodeHealth NodeView::Health() const {
     }
   }
   std::vector<std::string> bad;
-  const std::vector<SpooledPush> spooled = ListSpool(config_.paths.state_dir, &bad);
+  const std::vector<SpooledPush> spooled = ListSpool(state_, &bad);
   int stuck = 0;
   int64_t oldest = 0;
   for (const auto& entry : spooled) {
@@ -223,10 +223,10 @@ NodeHealth NodeView::Health() const {
     problems.push_back(std::to_string(stuck) + " push(es) stuck in the spool since " +
                        FormatLocalTime(oldest) + " (pbk-agent flush tells why)");
   }
-  const std::vector<SpooledPush> failed = ListFailedSpool(config_.paths.state_dir, &bad);
+  const std::vector<SpooledPush> failed = ListFailedSpool(state_, &bad);
   if (!failed.empty()) {
     problems.push_back(std::to_string(failed.size()) + " push(es) that can never be delivered in " +
-                       FailedSpoolDir(config_.paths.state_dir) + "/ (pbk-agent verify lists them)");
+                       state_.FailedDir() + "/ (pbk-agent verify lists them)");
   }
   if (!bad.empty()) problems.push_back("unreadable spool entries: " + bad.front());
 

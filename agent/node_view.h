@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/core/config.h"
+#include "agent/core/state_layout.h"
 #include "api/pve/guests.h"
 #include "api/pve/placement.h"
 #include "agent/refresh.h"
@@ -58,6 +59,7 @@ class NodeView {
   std::optional<Placement> PlacementOf(const BackupJob& job) const;
 
   const Config& config_;
+  const StateLayout state_;
   int64_t now_;
   bool jobs_known_ = false;
   std::string jobs_problem_;

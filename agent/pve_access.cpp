@@ -86,9 +86,8 @@ bool ReadGuests(const PveAccess& access, std::vector<Guest>* guests, std::string
   return false;
 }
 
-bool ReadJobs(const PveAccess& access, const std::string& state_dir,
-              std::vector<BackupJob>* jobs, std::string* source,
-              std::vector<std::string>* warnings, std::string* err) {
+bool ReadJobs(const PveAccess& access, const std::string& job_cache, std::vector<BackupJob>* jobs,
+              std::string* source, std::vector<std::string>* warnings, std::string* err) {
   for (JobReader* reader : access.readers) {
     std::string why;
     if (reader->List(jobs, &why)) {
@@ -100,7 +99,7 @@ bool ReadJobs(const PveAccess& access, const std::string& state_dir,
   JobCache cache;
   bool exists = false;
   std::string why;
-  if (!LoadJobCache(JoinPath(state_dir, kJobCacheFile), &cache, &exists, &why) || !exists) {
+  if (!LoadJobCache(job_cache, &cache, &exists, &why) || !exists) {
     *err = "no job list available (and none cached by the guard" +
            (why.empty() ? std::string(")") : ": " + why + ")");
     return false;

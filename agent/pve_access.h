@@ -31,12 +31,12 @@ struct PveAccess {
 bool OpenPveAccess(const Config& config, PveAccess* access, std::string* err);
 
 // The backup jobs from the first reader that answers; when none does, the
-// list the guard cached in STATE_DIR. *source says which ("rest", "pvesh",
-// "files", or "the guard's cache from …"); *warnings says what failed.
+// list the guard cached in JOB_CACHE (StateLayout::JobCache). *source says
+// which ("rest", "pvesh", "files", or "the guard's cache from …");
+// *warnings says what failed.
 // False with *err when no list could be had at all.
-bool ReadJobs(const PveAccess& access, const std::string& state_dir,
-              std::vector<BackupJob>* jobs, std::string* source,
-              std::vector<std::string>* warnings, std::string* err);
+bool ReadJobs(const PveAccess& access, const std::string& job_cache, std::vector<BackupJob>* jobs,
+              std::string* source, std::vector<std::string>* warnings, std::string* err);
 
 // Where the guests are now, from the first guest reader that answers.
 // False when none did (or there is none), with the last reader's error.

@@ -52,7 +52,7 @@ bool ParseSchedulerState(const std::string& text, SchedulerState* state, std::st
 bool LoadSchedulerState(const std::string& scheduler_dir, const std::string& job_id,
                         SchedulerState* state, std::string* err);
 
-// What refresh remembers between runs (state_dir/refresh.json): when it
+// What refresh remembers between runs (StateLayout::RefreshState): when it
 // first saw each job's current schedule and enabled flag.
 struct ObservedJob {
   std::string schedule;
@@ -67,7 +67,6 @@ struct ObservedJob {
 struct RefreshMemory {
   std::map<std::string, ObservedJob> jobs;
 };
-inline constexpr char kRefreshMemoryFile[] = "refresh.json";
 bool LoadRefreshMemory(const std::string& path, RefreshMemory* memory, std::string* err);
 bool SaveRefreshMemory(const std::string& path, const RefreshMemory& memory, std::string* err);
 // Notes NOW for every job that is new or whose schedule or enabled flag

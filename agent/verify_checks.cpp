@@ -10,6 +10,7 @@
 
 #include "agent/core/fs.h"
 #include "agent/core/log.h"
+#include "agent/core/state_layout.h"
 #include "agent/core/text.h"
 #include "agent/guard.h"
 #include "agent/kuma_sync_plan.h"
@@ -399,7 +400,8 @@ void CheckMonitors(VerifyContext* context, CheckResults* results) {
 // Hooks the guard replaced, and whether they still run through the chain.
 void CheckReplacedHooks(VerifyContext* context, CheckResults* results) {
   const Config& config = context->config;
-  for (const auto& [id, script] : ReplacedScripts(config.paths.state_dir)) {
+  const std::string replaced_file = StateLayout(config.paths.state_dir).ReplacedScripts();
+  for (const auto& [id, script] : ReplacedScripts(replaced_file)) {
     const auto& chain = config.hook.chain;
     if (std::find(chain.begin(), chain.end(), script) != chain.end()) {
       results->Add("old hook of " + id, Status::kOk, script + " still runs, through hook.chain");

@@ -6,6 +6,7 @@
 
 #include "agent/core/log.h"
 #include "agent/core/process.h"
+#include "agent/core/state_layout.h"
 #include "agent/core/text.h"
 #include "agent/kuma_session.h"
 #include "agent/verify_checks.h"
@@ -137,10 +138,10 @@ void CheckHeartbeatInterval(VerifyContext* context, CheckResults* results) {
 
 // Pushes Kuma will never take, and pushes still owed.
 void CheckSpool(VerifyContext* context, CheckResults* results) {
-  const std::string& state_dir = context->config.paths.state_dir;
+  const StateLayout state(context->config.paths.state_dir);
   std::vector<std::string> bad;
-  auto spooled = ListSpool(state_dir, &bad);
-  auto given_up = ListFailedSpool(state_dir, &bad);
+  auto spooled = ListSpool(state, &bad);
+  auto given_up = ListFailedSpool(state, &bad);
   if (!given_up.empty()) {
     std::vector<std::string> names;
     for (const auto& entry : given_up) {
@@ -151,8 +152,7 @@ void CheckSpool(VerifyContext* context, CheckResults* results) {
                  std::to_string(given_up.size()) +
                      " push(es) that can never be delivered: " + Join(names, "; "),
                  "map the job again (jobs.<id>.push_token) and move the files back to " +
-                     SpoolDir(state_dir) + "/, or remove them from " + FailedSpoolDir(state_dir) +
-                     "/");
+                     state.SpoolDir() + "/, or remove them from " + state.FailedDir() + "/");
   }
   if (spooled.empty() && bad.empty()) {
     results->Add("spool", Status::kOk, "no push waiting");
@@ -170,7 +170,7 @@ void CheckLastPushes(VerifyContext* context, CheckResults* results) {
   const Config& config = context->config;
   std::vector<std::string> unreadable;
   const std::map<std::string, RunRecord> last =
-      LatestRunPerJob(LoadAllRunRecords(config.paths.state_dir, &unreadable));
+      LatestRunPerJob(LoadAllRunRecords(StateLayout(config.paths.state_dir), &unreadable));
   for (const auto& [id, job] : config.jobs) {
     auto it = last.find(id);
     if (it == last.end()) {

@@ -12,6 +12,7 @@
 #include "hook/job_identity.h"
 #include "hook/manual_push.h"
 #include "agent/core/log.h"
+#include "agent/core/state_layout.h"
 #include "hook/outcome.h"
 #include "hook/run_record.h"
 #include "hook/spool.h"
@@ -47,7 +48,10 @@ std::optional<std::string> Env(const char* name) {
 class Hook {
  public:
   explicit Hook(const HookContext& context)
-      : context_(context), config_(*context.config), phase_name_(context.args.front()) {}
+      : context_(context),
+        config_(*context.config),
+        state_(context.config->paths.state_dir),
+        phase_name_(context.args.front()) {}
 
   int Run();
 
@@ -63,6 +67,7 @@ class Hook {
 
   const HookContext& context_;
   const Config& config_;
+  const StateLayout state_;
   const std::string phase_name_;
   WorkerIdentity worker_;
   std::string record_path_;
@@ -98,8 +103,7 @@ void Hook::RunChains() {
 }
 
 JobIdentity Hook::Identify(const RunRecord& record, bool may_ask_pve) const {
-  return IdentifyJob(config_.paths.scheduler_dir,
-                     JoinPath(config_.paths.state_dir, kJobCacheFile), record, config_.node,
+  return IdentifyJob(config_.paths.scheduler_dir, state_.JobCache(), record, config_.node,
                      may_ask_pve ? context_.list_guests : GuestLister(), config_.paths.tasks_dir);
 }
 
@@ -132,7 +136,7 @@ int Hook::RunOwn(Phase phase) {
     spdlog::error("pbk-agent hook {}: {}", phase_name_, err);
     return ends_run ? 1 : 0;
   }
-  record_path_ = RunRecordPath(config_.paths.state_dir, worker_.key);
+  record_path_ = state_.RunFile(worker_.key);
   return ends_run ? EndRun() : RecordPhase(phase);
 }
 
@@ -232,8 +236,7 @@ int Hook::EndRun() {
 
   // Exactly one push per run: a second end phase (job-abort after a job-end,
   // or a repeated call) reports what was done instead of pushing again.
-  if (record.push.state != PushState::kNone ||
-      SpooledOrSent(config_.paths.state_dir, worker_.key)) {
+  if (record.push.state != PushState::kNone || SpooledOrSent(state_, worker_.key)) {
     if (record.push.state == PushState::kDelivered || record.push.state == PushState::kSpooled) {
       spdlog::info("pbk-agent: {} after {}: this run was already reported to Kuma as {} ({})",
                    phase_name_, record.end_phase.empty() ? "an earlier end phase" : record.end_phase,
@@ -280,7 +283,7 @@ int Hook::EndRun() {
   owed.run_key = worker_.key;
   UniqueFd spool_lock;
   std::string spool_err;
-  const bool spooled = SpoolPush(config_.paths.state_dir, &owed, &spool_lock, &spool_err);
+  const bool spooled = SpoolPush(state_, &owed, &spool_lock, &spool_err);
   SetResultSpooled(spooled);
 
   // The record is saved once, after the push: until then the spool entry
@@ -298,9 +301,9 @@ int Hook::EndRun() {
   std::string push_err;
   FileLock job_lock;
   bool busy = false;
-  bool may_push = LockJob(config_.paths.state_dir, identity.job_id,
-                          std::chrono::seconds(config_.kuma.timeout_seconds), &job_lock, &push_err,
-                          &busy);
+  bool may_push =
+      LockJob(state_, identity.job_id, std::chrono::seconds(config_.kuma.timeout_seconds),
+              &job_lock, &push_err, &busy);
   if (!may_push && !busy) {
     // No lock can be had at all (a full or read-only disk): the result
     // matters more than the order of pushes.
@@ -311,8 +314,8 @@ int Hook::EndRun() {
     // Results of earlier runs still owed go first: a newer result must not
     // be followed by an older one.
     FlushReport backlog;
-    const bool reachable = DeliverSpooledForJob(
-        config_.paths.state_dir, identity.job_id, SpoolPusher(config_, context_.send), &backlog);
+    const bool reachable = DeliverSpooledForJob(state_, identity.job_id,
+                                                SpoolPusher(config_, context_.send), &backlog);
     for (const auto& line : backlog.lines) spdlog::info("pbk-agent: {}", line);
     if (!reachable) {
       may_push = false;
@@ -366,7 +369,7 @@ int Hook::EndRun() {
   }
   spool_lock.Reset();
   job_lock.Release();
-  PruneRunRecords(config_.paths.state_dir, Now() - kKeepRunRecordsMs, &err);
+  PruneRunRecords(state_, Now() - kKeepRunRecordsMs, &err);
   return exit_code;
 }
 

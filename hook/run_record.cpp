@@ -174,10 +174,6 @@ bool ParseRunRecord(const std::string& text, RunRecord* record, std::string* err
   }
 }
 
-std::string RunRecordPath(const std::string& state_dir, const std::string& key) {
-  return JoinPath(JoinPath(state_dir, "runs"), key + ".json");
-}
-
 bool LoadRunRecord(const std::string& path, RunRecord* record, bool* exists, std::string* err) {
   std::string text;
   if (!ReadFileIfExists(path, &text, exists, err)) return false;
@@ -200,10 +196,9 @@ bool SaveRunRecord(const std::string& path, const RunRecord& record, std::string
   return WriteFileAtomic(path, SerializeRunRecord(record), options, err);
 }
 
-std::vector<RunRecord> LoadAllRunRecords(const std::string& state_dir,
-                                         std::vector<std::string>* bad) {
+std::vector<RunRecord> LoadAllRunRecords(const StateLayout& state, std::vector<std::string>* bad) {
   std::vector<RunRecord> records;
-  const std::string dir = JoinPath(state_dir, "runs");
+  const std::string dir = state.RunsDir();
   std::vector<std::string> names;
   std::string err;
   if (!ListDir(dir, &names, &err)) {
@@ -211,7 +206,7 @@ std::vector<RunRecord> LoadAllRunRecords(const std::string& state_dir,
     return records;
   }
   for (const auto& name : names) {
-    if (!EndsWith(name, ".json") || StartsWith(name, ".")) continue;
+    if (!StateLayout::IsEntryName(name)) continue;
     RunRecord record;
     bool exists = false;
     if (!LoadRunRecord(JoinPath(dir, name), &record, &exists, &err)) {
@@ -233,8 +228,8 @@ std::map<std::string, RunRecord> LatestRunPerJob(const std::vector<RunRecord>& r
   return last;
 }
 
-int PruneRunRecords(const std::string& state_dir, int64_t cutoff_ms, std::string* err) {
-  const std::string dir = JoinPath(state_dir, "runs");
+int PruneRunRecords(const StateLayout& state, int64_t cutoff_ms, std::string* err) {
+  const std::string dir = state.RunsDir();
   std::vector<std::string> names;
   if (!ListDir(dir, &names, err)) return 0;
   int removed = 0;

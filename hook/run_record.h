@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/state_layout.h"
+
 namespace pbk {
 
 enum class GuestResult { kRunning, kOk, kFailed };
@@ -71,18 +73,16 @@ const char* PushStateName(PushState state);
 std::string SerializeRunRecord(const RunRecord& record);
 bool ParseRunRecord(const std::string& text, RunRecord* record, std::string* err);
 
-// state_dir/runs/<key>.json
-std::string RunRecordPath(const std::string& state_dir, const std::string& key);
+// PATH is the record's file, StateLayout::RunFile.
 bool LoadRunRecord(const std::string& path, RunRecord* record, bool* exists, std::string* err);
 bool SaveRunRecord(const std::string& path, const RunRecord& record, std::string* err);
 
 // Removes records of runs that ended (or were last seen) before CUTOFF_MS.
 // Returns how many were removed.
-int PruneRunRecords(const std::string& state_dir, int64_t cutoff_ms, std::string* err);
+int PruneRunRecords(const StateLayout& state, int64_t cutoff_ms, std::string* err);
 
-// All records in state_dir/runs, unreadable ones skipped and named in *bad.
-std::vector<RunRecord> LoadAllRunRecords(const std::string& state_dir,
-                                         std::vector<std::string>* bad);
+// All records in runs/, unreadable ones skipped and named in *bad.
+std::vector<RunRecord> LoadAllRunRecords(const StateLayout& state, std::vector<std::string>* bad);
 
 // The last finished run of each job in RUNS, by job id.
 std::map<std::string, RunRecord> LatestRunPerJob(const std::vector<RunRecord>& runs);

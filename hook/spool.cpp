@@ -12,24 +12,16 @@
 
 #include "hook/run_record.h"
 #include "agent/core/text.h"
-#include "hook/worker.h"
 
 namespace pbk {
 
 using nlohmann::json;
 
-std::string SpoolDir(const std::string& state_dir) { return JoinPath(state_dir, "spool"); }
-
-std::string FailedSpoolDir(const std::string& state_dir) {
-  return JoinPath(SpoolDir(state_dir), "failed");
-}
-
-bool LockJob(const std::string& state_dir, const std::string& job_id,
+bool LockJob(const StateLayout& state, const std::string& job_id,
              std::chrono::milliseconds wait, FileLock* lock, std::string* err, bool* busy) {
   if (busy != nullptr) *busy = false;
-  const std::string dir = JoinPath(state_dir, "locks");
-  if (!MakeDirs(dir, 0700, err)) return false;
-  const std::string path = JoinPath(dir, "job-" + FileNameKey(job_id) + ".lock");
+  if (!MakeDirs(state.LocksDir(), 0700, err)) return false;
+  const std::string path = state.JobLock(job_id);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     bool acquired = false;
@@ -100,25 +92,19 @@ bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* e
   }
 }
 
-bool SpoolPush(const std::string& state_dir, SpooledPush* push, UniqueFd* lock,
-               std::string* err) {
-  const std::string dir = SpoolDir(state_dir);
-  if (!MakeDirs(dir, 0700, err)) return false;
+bool SpoolPush(const StateLayout& state, SpooledPush* push, UniqueFd* lock, std::string* err) {
+  if (!MakeDirs(state.SpoolDir(), 0700, err)) return false;
   std::string name = push->run_key.empty() ? "push-" + std::to_string(push->created_ms) + "-" +
                                                   push->job_id
                                             : push->run_key;
-  push->path = JoinPath(dir, name + ".json");
+  push->path = state.SpoolEntry(name);
   AtomicWriteOptions options;
   options.locked_fd = lock;
   return WriteFileAtomic(push->path, SerializeSpooledPush(*push), options, err);
 }
 
-std::string SentPath(const std::string& entry_path) {
-  return entry_path.substr(0, entry_path.size() - 5) + ".sent";
-}
-
 bool MarkSent(const std::string& path, std::string* sent_path, std::string* err) {
-  *sent_path = SentPath(path);
+  *sent_path = StateLayout::SentPathOf(path);
   if (rename(path.c_str(), sent_path->c_str()) != 0) {
     *err = "renaming " + path + ": " + ErrnoText(errno);
     return false;
@@ -126,9 +112,9 @@ bool MarkSent(const std::string& path, std::string* sent_path, std::string* err)
   return true;
 }
 
-bool SpooledOrSent(const std::string& state_dir, const std::string& run_key) {
-  const std::string entry = JoinPath(SpoolDir(state_dir), run_key + ".json");
-  return access(entry.c_str(), F_OK) == 0 || access(SentPath(entry).c_str(), F_OK) == 0;
+bool SpooledOrSent(const StateLayout& state, const std::string& run_key) {
+  return access(state.SpoolEntry(run_key).c_str(), F_OK) == 0 ||
+         access(state.SentEntry(run_key).c_str(), F_OK) == 0;
 }
 
 namespace {
@@ -143,7 +129,7 @@ std::vector<SpooledPush> ListEntries(const std::string& dir, std::vector<std::st
   }
   for (const auto& name : names) {
     // Temporary files of a write in progress (or killed) start with a dot.
-    if (StartsWith(name, ".") || !EndsWith(name, ".json")) continue;
+    if (!StateLayout::IsEntryName(name)) continue;
     const std::string path = JoinPath(dir, name);
     std::string text;
     bool exists = false;
@@ -168,30 +154,29 @@ std::vector<SpooledPush> ListEntries(const std::string& dir, std::vector<std::st
 
 }  // namespace
 
-std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad) {
-  return ListEntries(SpoolDir(state_dir), bad);
+std::vector<SpooledPush> ListSpool(const StateLayout& state, std::vector<std::string>* bad) {
+  return ListEntries(state.SpoolDir(), bad);
 }
 
-std::vector<SpooledPush> ListFailedSpool(const std::string& state_dir,
-                                         std::vector<std::string>* bad) {
-  return ListEntries(FailedSpoolDir(state_dir), bad);
+std::vector<SpooledPush> ListFailedSpool(const StateLayout& state, std::vector<std::string>* bad) {
+  return ListEntries(state.FailedDir(), bad);
 }
 
 // Whether the run's record says this push was delivered already: a hook
 // killed between Kuma's answer and removing the spool entry leaves that.
-bool AlreadyDelivered(const std::string& state_dir, const SpooledPush& push) {
+bool AlreadyDelivered(const StateLayout& state, const SpooledPush& push) {
   if (push.run_key.empty()) return false;
   RunRecord record;
   bool exists = false;
   std::string err;
-  return LoadRunRecord(RunRecordPath(state_dir, push.run_key), &record, &exists, &err) &&
-         exists && record.push.state == PushState::kDelivered;
+  return LoadRunRecord(state.RunFile(push.run_key), &record, &exists, &err) && exists &&
+         record.push.state == PushState::kDelivered;
 }
 
 // Marks the run's record as delivered, if the record is still there.
-void NoteDelivered(const std::string& state_dir, const SpooledPush& push) {
+void NoteDelivered(const StateLayout& state, const SpooledPush& push) {
   if (push.run_key.empty()) return;
-  const std::string path = RunRecordPath(state_dir, push.run_key);
+  const std::string path = state.RunFile(push.run_key);
   RunRecord record;
   bool exists = false;
   std::string err;
@@ -203,17 +188,17 @@ void NoteDelivered(const std::string& state_dir, const SpooledPush& push) {
 }
 
 // Entries a hook marked as sent and then could not remove (it was killed).
-void RemoveSentEntries(const std::string& state_dir, FlushReport* report) {
+void RemoveSentEntries(const StateLayout& state, FlushReport* report) {
   std::vector<std::string> names;
   std::string err;
-  if (!ListDir(SpoolDir(state_dir), &names, &err)) return;
+  if (!ListDir(state.SpoolDir(), &names, &err)) return;
   for (const auto& name : names) {
-    if (StartsWith(name, ".") || !EndsWith(name, ".sent")) continue;
-    const std::string path = JoinPath(SpoolDir(state_dir), name);
+    if (!StateLayout::IsSentName(name)) continue;
+    const std::string path = JoinPath(state.SpoolDir(), name);
     std::string text;
     SpooledPush push;
     if (ReadFile(path, &text, &err) && ParseSpooledPush(text, &push, &err)) {
-      NoteDelivered(state_dir, push);
+      NoteDelivered(state, push);
     }
     if (!RemoveFileDurably(path, &err)) report->errors.push_back(err);
   }
@@ -222,17 +207,15 @@ void RemoveSentEntries(const std::string& state_dir, FlushReport* report) {
 namespace {
 
 // Moves an entry that can never be delivered to spool/failed/.
-bool GiveUp(const std::string& state_dir, const SpooledPush& entry, std::string* err) {
-  const std::string dir = FailedSpoolDir(state_dir);
-  if (!MakeDirs(dir, 0700, err)) return false;
-  const std::string name = entry.path.substr(entry.path.rfind('/') + 1);
-  return RenameDurably(entry.path, JoinPath(dir, name), err);
+bool GiveUp(const StateLayout& state, const SpooledPush& entry, std::string* err) {
+  if (!MakeDirs(state.FailedDir(), 0700, err)) return false;
+  return RenameDurably(entry.path, state.FailedEntryFor(entry.path), err);
 }
 
 // Delivers the entries of one job, oldest first, with the job's lock held.
-void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
-              const PushFunction& push_function, const AfterDelivery& after,
-              bool* kuma_unreachable, FlushReport* report) {
+void FlushJob(const StateLayout& state, std::vector<SpooledPush*>& entries,
+              const PushFunction& push_function, const AfterDelivery& after, bool* kuma_unreachable,
+              FlushReport* report) {
   const std::string& job_id = entries.front()->job_id;
   int delivered = 0;
   for (SpooledPush* entry_pointer : entries) {
@@ -251,7 +234,7 @@ void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
     if (fstat(fd.get(), &st) != 0 || st.st_nlink == 0) continue;  // removed after delivery
 
     std::string err;
-    if (AlreadyDelivered(state_dir, entry)) {
+    if (AlreadyDelivered(state, entry)) {
       if (RemoveFileDurably(entry.path, &err)) {
         report->lines.push_back("removed the push for job " + job_id + " spooled " +
                                 FormatLocalTime(entry.created_ms) +
@@ -268,7 +251,7 @@ void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
       // killed right after Kuma's answer leaves nothing to send again.
       std::string sent, remove_err;
       if (!MarkSent(entry.path, &sent, &remove_err)) sent = entry.path;
-      NoteDelivered(state_dir, entry);
+      NoteDelivered(state, entry);
       if (!RemoveFileDurably(sent, &remove_err)) {
         report->errors.push_back("delivered, but " + remove_err +
                                  " (it would be sent again: remove it by hand)");
@@ -284,12 +267,11 @@ void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
     entry.last_error = err;
     if (permanent && NowMs() - entry.created_ms >= kGiveUpAfterMs) {
       std::string move_err;
-      if (GiveUp(state_dir, entry, &move_err)) {
+      if (GiveUp(state, entry, &move_err)) {
         ++report->given_up;
         report->errors.push_back("job " + job_id + ": push spooled " +
-                                 FormatLocalTime(entry.created_ms) +
-                                 " can never be delivered (" + err + "); moved to " +
-                                 FailedSpoolDir(state_dir) + "/ for you to inspect");
+                                 FormatLocalTime(entry.created_ms) + " can never be delivered (" +
+                                 err + "); moved to " + state.FailedDir() + "/ for you to inspect");
         continue;
       }
       report->errors.push_back(move_err);
@@ -315,16 +297,16 @@ void FlushJob(const std::string& state_dir, std::vector<SpooledPush*>& entries,
 
 }  // namespace
 
-bool DeliverSpooledForJob(const std::string& state_dir, const std::string& job_id,
+bool DeliverSpooledForJob(const StateLayout& state, const std::string& job_id,
                           const PushFunction& push, FlushReport* report) {
   std::vector<std::string> bad;
-  std::vector<SpooledPush> entries = ListSpool(state_dir, &bad);
+  std::vector<SpooledPush> entries = ListSpool(state, &bad);
   std::vector<SpooledPush*> mine;
   for (auto& entry : entries) {
     if (entry.job_id == job_id) mine.push_back(&entry);
   }
   bool kuma_unreachable = false;
-  if (!mine.empty()) FlushJob(state_dir, mine, push, nullptr, &kuma_unreachable, report);
+  if (!mine.empty()) FlushJob(state, mine, push, nullptr, &kuma_unreachable, report);
   return !kuma_unreachable;
 }
 
@@ -338,12 +320,12 @@ KumaPush LatePush(const SpooledPush& entry) {
   return push;
 }
 
-FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_function,
+FlushReport FlushSpool(const StateLayout& state, const PushFunction& push_function,
                        const AfterDelivery& after, std::chrono::milliseconds job_lock_wait) {
   FlushReport report;
-  RemoveSentEntries(state_dir, &report);
+  RemoveSentEntries(state, &report);
   std::vector<std::string> bad;
-  std::vector<SpooledPush> entries = ListSpool(state_dir, &bad);
+  std::vector<SpooledPush> entries = ListSpool(state, &bad);
   for (auto& line : bad) report.errors.push_back(std::move(line));
 
   // Jobs in the order of their oldest entry; each job's entries oldest first.
@@ -363,12 +345,12 @@ FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push_fu
     }
     FileLock lock;
     std::string err;
-    if (!LockJob(state_dir, job_id, job_lock_wait, &lock, &err)) {
+    if (!LockJob(state, job_id, job_lock_wait, &lock, &err)) {
       report.skipped += static_cast<int>(list.size());
       report.errors.push_back(err);
       continue;
     }
-    FlushJob(state_dir, list, push_function, after, &kuma_unreachable, &report);
+    FlushJob(state, list, push_function, after, &kuma_unreachable, &report);
   }
   return report;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/core/fs.h"
+#include "agent/core/state_layout.h"
 #include "api/kuma/kuma_client.h"
 
 namespace pbk {
@@ -31,10 +32,9 @@ struct SpooledPush {
   std::string last_error;
 };
 
-std::string SpoolDir(const std::string& state_dir);
 // Entries that can never be delivered (their job has no monitor any more, or
-// Kuma refuses the token) end here after kGiveUpAfterMs, kept for the admin.
-std::string FailedSpoolDir(const std::string& state_dir);
+// Kuma refuses the token) go to spool/failed/ after kGiveUpAfterMs, kept for
+// the admin.
 inline constexpr int64_t kGiveUpAfterMs = 24LL * 3600 * 1000;
 
 // One lock per job (state_dir/locks/job-<id>.lock). The hook, flush and
@@ -42,32 +42,29 @@ inline constexpr int64_t kGiveUpAfterMs = 24LL * 3600 * 1000;
 // job never overtake each other. Waits at most WAIT; false with *err when
 // the lock was not had by then (*busy set, if given) or cannot be taken at
 // all (a full or read-only disk: *busy false).
-bool LockJob(const std::string& state_dir, const std::string& job_id,
-             std::chrono::milliseconds wait, FileLock* lock, std::string* err,
-             bool* busy = nullptr);
+bool LockJob(const StateLayout& state, const std::string& job_id, std::chrono::milliseconds wait,
+             FileLock* lock, std::string* err, bool* busy = nullptr);
 
 std::string SerializeSpooledPush(const SpooledPush& push);
 bool ParseSpooledPush(const std::string& text, SpooledPush* push, std::string* err);
 
 // Writes the entry for a run (state_dir/spool/<run_key>.json), locked; the
 // lock is held in *lock until the caller lets go.
-bool SpoolPush(const std::string& state_dir, SpooledPush* push, UniqueFd* lock, std::string* err);
+bool SpoolPush(const StateLayout& state, SpooledPush* push, UniqueFd* lock, std::string* err);
 
 // Right after Kuma confirmed a push, its entry is renamed from <key>.json
 // to <key>.sent: one system call, so a hook killed just after the answer
 // almost never leaves an entry that flush would send a second time. Flush
 // removes .sent entries (noting the delivery in the run record).
 bool MarkSent(const std::string& path, std::string* sent_path, std::string* err);
-std::string SentPath(const std::string& entry_path);
 
 // Whether a push for run RUN_KEY is spooled or was just sent.
-bool SpooledOrSent(const std::string& state_dir, const std::string& run_key);
+bool SpooledOrSent(const StateLayout& state, const std::string& run_key);
 
 // Entries oldest first; unreadable files are named in *bad, never removed.
-std::vector<SpooledPush> ListSpool(const std::string& state_dir, std::vector<std::string>* bad);
+std::vector<SpooledPush> ListSpool(const StateLayout& state, std::vector<std::string>* bad);
 // The entries given up on, in spool/failed/, oldest first.
-std::vector<SpooledPush> ListFailedSpool(const std::string& state_dir,
-                                         std::vector<std::string>* bad);
+std::vector<SpooledPush> ListFailedSpool(const StateLayout& state, std::vector<std::string>* bad);
 
 // Sends one push for JOB_ID; false with *err when it was not confirmed.
 // *transport_failed tells a dead or unreachable Kuma from a refusal.
@@ -97,7 +94,7 @@ struct FlushReport {
 // the job's current state): a newer push must never overtake an older one.
 // Entries locked by someone else (the calling hook's own) are left alone.
 // Counts into *REPORT; false when Kuma could not be reached.
-bool DeliverSpooledForJob(const std::string& state_dir, const std::string& job_id,
+bool DeliverSpooledForJob(const StateLayout& state, const std::string& job_id,
                           const PushFunction& push, FlushReport* report);
 
 // The push a spooled result is delivered as: marked late, with its run time.
@@ -107,7 +104,7 @@ KumaPush LatePush(const SpooledPush& entry);
 // removing each entry only after Kuma confirmed it; then AFTER (if given)
 // for every job something was delivered for. Stops trying once Kuma cannot
 // be reached at all. JOB_LOCK_WAIT bounds the wait for a job's lock.
-FlushReport FlushSpool(const std::string& state_dir, const PushFunction& push,
+FlushReport FlushSpool(const StateLayout& state, const PushFunction& push,
                        const AfterDelivery& after = nullptr,
                        std::chrono::milliseconds job_lock_wait = std::chrono::seconds(30));
 

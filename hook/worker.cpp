@@ -1,8 +1,7 @@
 #include "hook/worker.h"
 
-#include <cstdio>
-
 #include "agent/core/fs.h"
+#include "agent/core/state_layout.h"
 #include "agent/core/text.h"
 
 namespace pbk {
@@ -54,41 +53,6 @@ bool StartTimeFromStat(std::string_view stat, uint64_t* start_ticks) {
   return true;
 }
 
-namespace {
-
-std::string SafeFileName(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '@';
-    out += ok ? c : '_';
-  }
-  return out;
-}
-
-// A run key names files: "<key>.json" in runs/ and spool/, and the atomic
-// writer's ".<key>.json.tmp.<pid>.<n>" beside them. A UPID's node name can be
-// long enough to take those past NAME_MAX (255 bytes), so a longer key is cut
-// and ends in a hash of all of it instead: the same run always gets the same
-// key, and two runs that differ only after the cut still get two.
-constexpr size_t kMaxKeyBytes = 200;
-
-std::string CapKey(const std::string& key) {
-  if (key.size() <= kMaxKeyBytes) return key;
-  uint64_t hash = 14695981039346656037u;  // 64-bit FNV-1a
-  for (char c : key) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211u;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return key.substr(0, kMaxKeyBytes - 17) + "-" + hex;
-}
-
-}  // namespace
-
-std::string FileNameKey(std::string_view text) { return CapKey(SafeFileName(text)); }
-
 bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* worker,
                     std::string* err) {
   const std::string dir = JoinPath(proc_root, std::to_string(ppid));
@@ -99,8 +63,8 @@ bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* wo
     if (!upid_text.empty() && ParseUpid(upid_text, &upid)) {
       worker->upid = upid_text;
       worker->pid = ppid;
-      worker->key = CapKey(SafeFileName("upid-" + upid.node + "-" + Split(upid_text, ':')[2] + "-" +
-                                        Split(upid_text, ':')[3] + "-" + Split(upid_text, ':')[4]));
+      worker->key = FileNameKey("upid-" + upid.node + "-" + Split(upid_text, ':')[2] + "-" +
+                                Split(upid_text, ':')[3] + "-" + Split(upid_text, ':')[4]);
       return true;
     }
   }

@@ -43,10 +43,6 @@ struct WorkerIdentity {
 bool IdentifyWorker(const std::string& proc_root, pid_t ppid, WorkerIdentity* worker,
                     std::string* err);
 
-// TEXT as a file name: characters other than [A-Za-z0-9.@-] become '_', and
-// a name over 200 bytes is cut with a hash of all of it (NAME_MAX).
-std::string FileNameKey(std::string_view text);
-
 // Whether the worker of a run still runs: the process PID exists under
 // PROC_ROOT and started at START_TICKS (clock ticks since boot, as in the
 // UPID's PSTART), so a recycled pid is not taken for the worker.

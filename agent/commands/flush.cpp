@@ -10,6 +10,7 @@
 #include "agent/core/fs.h"
 #include "hook/hook.h"
 #include "agent/core/log.h"
+#include "agent/core/state_layout.h"
 #include "agent/node_view.h"
 #include "agent/pve_access.h"
 #include "hook/spool.h"
@@ -24,18 +25,18 @@ int CmdFlush(const Invocation& invocation) {
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
 
+  const StateLayout state(config.paths.state_dir);
   std::string err;
   struct stat st {};
-  if (stat(config.paths.state_dir.c_str(), &st) != 0) {
+  if (stat(state.StateDir().c_str(), &st) != 0) {
     if (errno == ENOENT) return kExitOk;  // nothing ever spooled
-    spdlog::error("cannot look into {}: {}; spooled pushes cannot be delivered",
-                  config.paths.state_dir, ErrnoText(errno));
+    spdlog::error("cannot look into {}: {}; spooled pushes cannot be delivered", state.StateDir(),
+                  ErrnoText(errno));
     return kExitProblem;
   }
   FileLock lock;
   bool acquired = false;
-  if (!lock.Acquire(JoinPath(config.paths.state_dir, "flush.lock"), FileLock::Mode::kTry,
-                    &acquired, &err)) {
+  if (!lock.Acquire(state.FlushLock(), FileLock::Mode::kTry, &acquired, &err)) {
     spdlog::error("{}", err);
     return kExitProblem;
   }
@@ -62,8 +63,8 @@ int CmdFlush(const Invocation& invocation) {
                  status.up ? "up" : "DOWN", JobStateName(status.state), status.message);
     return true;
   };
-  FlushReport report = FlushSpool(config.paths.state_dir, push, after,
-                                  std::chrono::seconds(config.kuma.timeout_seconds + 5));
+  FlushReport report =
+      FlushSpool(state, push, after, std::chrono::seconds(config.kuma.timeout_seconds + 5));
   for (const auto& line : report.lines) spdlog::info("{}", line);
   for (const auto& line : report.errors) spdlog::error("{}", line);
   if (report.skipped > 0) {

@@ -8,6 +8,7 @@
 #include "agent/commands/commands.h"
 #include "agent/commands/common.h"
 #include "agent/core/fs.h"
+#include "agent/core/state_layout.h"
 #include "agent/guard.h"
 #include "agent/guard_memo.h"
 #include "agent/guard_node.h"
@@ -27,9 +28,9 @@ constexpr auto kLockWait = std::chrono::minutes(2);
 // One guard at a time: the path unit and the timer may fire together. The
 // second waits for the first and then runs too, so a change made while the
 // first was running is not missed.
-bool TakeGuardLock(const std::string& state_dir, FileLock* lock, std::string* err) {
-  if (!MakeDirs(state_dir, 0700, err)) return false;
-  const std::string path = JoinPath(state_dir, "guard.lock");
+bool TakeGuardLock(const StateLayout& state, FileLock* lock, std::string* err) {
+  if (!MakeDirs(state.StateDir(), 0700, err)) return false;
+  const std::string path = state.GuardLock();
   const auto give_up = std::chrono::steady_clock::now() + kLockWait;
   bool waited = false;
   for (;;) {
@@ -154,9 +155,9 @@ void LogResult(const GuardResult& result, const NodeSetup& node, const Config& c
   }
   std::map<std::string, std::string> replaced;
   LogChanges(result, config, &replaced);
+  const std::string replaced_file = StateLayout(config.paths.state_dir).ReplacedScripts();
   std::string err;
-  if (!replaced.empty() && !dry_run &&
-      !RememberReplacedScripts(config.paths.state_dir, replaced, &err)) {
+  if (!replaced.empty() && !dry_run && !RememberReplacedScripts(replaced_file, replaced, &err)) {
     spdlog::error("{}", err);
     *failed = true;
   }
@@ -183,12 +184,13 @@ void LogResult(const GuardResult& result, const NodeSetup& node, const Config& c
 // must still be there (the hook and refresh read it).
 bool SameAsLastCleanRun(const Config& config, const std::string& digest, const NodeSetup& node,
                         const PveAccess& pve) {
+  const StateLayout state(config.paths.state_dir);
   GuardMemo memo;
   if (node.conf_changed || !pve.files->warnings().empty() ||
-      !LoadGuardMemo(config.paths.state_dir, &memo) || memo.digest != digest) {
+      !LoadGuardMemo(state.GuardClean(), &memo) || memo.digest != digest) {
     return false;
   }
-  return access(JoinPath(config.paths.state_dir, kJobCacheFile).c_str(), F_OK) == 0;
+  return access(state.JobCache().c_str(), F_OK) == 0;
 }
 
 // The end of a run that found what the last clean one found: the node
@@ -210,9 +212,10 @@ int FinishUnchanged(const Config& config, NodeSetup* node, const PveAccess& pve)
                  NodeMarkPath(config.paths.pve_dir, node->members.local));
   }
   for (const auto& error : node->errors) spdlog::error("{}", error);
-  if (!node->errors.empty()) ForgetGuardMemo(config.paths.state_dir);
+  const std::string memo_file = StateLayout(config.paths.state_dir).GuardClean();
+  if (!node->errors.empty()) ForgetGuardMemo(memo_file);
   GuardMemo memo;
-  LoadGuardMemo(config.paths.state_dir, &memo);
+  LoadGuardMemo(memo_file, &memo);
   spdlog::info("{} job(s) read through rest: 0 changed, 0 without the hook{}", memo.jobs,
                memo.excluded > 0 ? ", " + std::to_string(memo.excluded) + " excluded" : "");
   spdlog::debug("the job list is the one the last clean run read: not parsed again");
@@ -234,9 +237,10 @@ int CmdGuard(const Invocation& invocation) {
   Config config;
   if (!LoadConfigForCommand(invocation, &config)) return kExitUsage;
 
+  const StateLayout state(config.paths.state_dir);
   std::string err;
   FileLock lock;
-  if (!dry_run && !TakeGuardLock(config.paths.state_dir, &lock, &err)) {
+  if (!dry_run && !TakeGuardLock(state, &lock, &err)) {
     spdlog::error("{}", err);
     return kExitProblem;
   }
@@ -281,7 +285,7 @@ int CmdGuard(const Invocation& invocation) {
   }
 
   if (result.read_ok && !dry_run) {
-    const std::string cache_path = JoinPath(config.paths.state_dir, kJobCacheFile);
+    const std::string cache_path = state.JobCache();
     JobCache cached;
     bool cached_exists = false;
     std::string cache_err;
@@ -304,8 +308,8 @@ int CmdGuard(const Invocation& invocation) {
                        result.changes.empty() && node.errors.empty() && !log_failed;
     GuardMemo memo{digest, static_cast<int>(result.jobs.size()), 0};
     for (const auto& job : result.jobs) memo.excluded += job.excluded ? 1 : 0;
-    if (!clean || !SaveGuardMemo(config.paths.state_dir, memo, &err)) {
-      ForgetGuardMemo(config.paths.state_dir);
+    if (!clean || !SaveGuardMemo(state.GuardClean(), memo, &err)) {
+      ForgetGuardMemo(state.GuardClean());
     }
   }
   if (as_json) {

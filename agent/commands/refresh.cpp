@@ -18,6 +18,7 @@
 #include "agent/core/fs.h"
 #include "hook/hook.h"
 #include "agent/core/log.h"
+#include "agent/core/state_layout.h"
 #include "agent/node_view.h"
 #include "agent/pve_access.h"
 #include "hook/spool.h"
@@ -79,10 +80,11 @@ int CmdRefresh(const Invocation& invocation) {
 
   // Jobs with results still owed get those delivered first, so that no
   // current state overtakes an older result.
+  const StateLayout state(config.paths.state_dir);
   std::set<std::string> owing;
   {
     std::vector<std::string> bad;
-    for (const auto& entry : ListSpool(config.paths.state_dir, &bad)) owing.insert(entry.job_id);
+    for (const auto& entry : ListSpool(state, &bad)) owing.insert(entry.job_id);
   }
   const PushFunction deliver = SpoolPusher(config, send);
   bool kuma_unreachable = false;
@@ -91,10 +93,10 @@ int CmdRefresh(const Invocation& invocation) {
     bool ok = true;
     FileLock lock;
     if (!dry_run) {
-      ok = LockJob(config.paths.state_dir, job_id, lock_wait, &lock, &problem);
+      ok = LockJob(state, job_id, lock_wait, &lock, &problem);
       if (ok && owing.count(job_id) > 0 && !kuma_unreachable) {
         FlushReport backlog;
-        kuma_unreachable = !DeliverSpooledForJob(config.paths.state_dir, job_id, deliver, &backlog);
+        kuma_unreachable = !DeliverSpooledForJob(state, job_id, deliver, &backlog);
         for (const auto& line : backlog.lines) spdlog::info("{}", line);
         for (const auto& line : backlog.errors) spdlog::warn("{}", line);
       }

@@ -52,8 +52,9 @@ std::optional<std::string> LooseString(const nlohmann::json& value);
 // "100,101 102" -> {100, 101, 102}; false on anything that is not a vmid.
 bool ParseVmidList(const std::string& text, std::vector<int>* vmids);
 
-// The job list the guard last read, kept in state_dir for the hook (to tell
-// which job a run without a scheduler file belongs to) and for verify.
+// The job list the guard last read, kept in state_dir (StateLayout::JobCache)
+// for the hook (to tell which job a run without a scheduler file belongs to)
+// and for verify.
 struct JobCache {
   int64_t written_ms = 0;
   std::string source;  // "rest", "pvesh" or "files"
@@ -66,8 +67,6 @@ struct JobCache {
 
 // The fields pbk-agent reads, as a job object of the API.
 nlohmann::json BackupJobToJson(const BackupJob& job);
-
-inline constexpr char kJobCacheFile[] = "jobs.json";
 
 std::string SerializeJobCache(const JobCache& cache);
 bool ParseJobCache(const std::string& text, JobCache* cache, std::string* err);

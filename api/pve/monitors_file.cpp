@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/core/fs.h"
+#include "agent/core/state_layout.h"
 #include "api/pve/sha1.h"
 
 namespace pbk {
@@ -212,7 +213,7 @@ bool LoadSyncedTokens(Config* config, std::string* err) {
   std::string cache_err;
   // Without the guard's list, legacy jobs are found by the id they had
   // when the file was written.
-  LoadJobCache(JoinPath(config->paths.state_dir, kJobCacheFile), &cache, &cached, &cache_err);
+  LoadJobCache(StateLayout(config->paths.state_dir).JobCache(), &cache, &cached, &cache_err);
   AddSyncedTokens(file, cached ? cache.jobs : std::vector<BackupJob>(), config);
   return true;
 }

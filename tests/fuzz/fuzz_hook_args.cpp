@@ -34,6 +34,7 @@
 
 #include "api/pve/backup_job.h"
 #include "agent/core/fs.h"
+#include "agent/core/state_layout.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "hook/hook.h"
 #include "api/kuma/kuma_client.h"
@@ -237,7 +238,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   cache.jobs[0].exclude = {105};
   std::string err;
   if (!pbk::MakeDirs(g_config.paths.state_dir, 0700, &err) ||
-      !pbk::SaveJobCache(g_config.paths.state_dir + "/" + pbk::kJobCacheFile, cache, &err)) {
+      !pbk::SaveJobCache(pbk::StateLayout(g_config.paths.state_dir).JobCache(), cache, &err)) {
     std::fprintf(stderr, "fuzz_hook_args: %s\n", err.c_str());
     std::abort();
   }

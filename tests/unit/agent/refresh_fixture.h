@@ -14,6 +14,7 @@
 #include <string>
 
 #include "agent/refresh.h"
+#include "agent/core/state_layout.h"
 #include "hook/worker.h"
 #include "tests/support/test_time.h"
 

@@ -73,7 +73,7 @@ TEST(RefreshMemoryTest, RemovedJobIsForgotten) {
 
 TEST(RefreshMemoryTest, SavesAndLoadsWhatItSaw) {
   TestDir dir;
-  const std::string path = dir.Path(kRefreshMemoryFile);
+  const std::string path = dir.Path("refresh.json");
   RefreshMemory memory;
   memory.jobs["backup-1"] = ObservedJob{"mon..fri 21:00", true, 1780000000};
   memory.jobs["5e1f9d0c7a3b2e4d6f8a0b1c2d3e4f5a6b7c8d9e:1"] = ObservedJob{"sat 01:00", false, 7};
@@ -101,14 +101,14 @@ TEST(RefreshMemoryTest, MissingFileIsAnEmptyMemory) {
   RefreshMemory memory;
   memory.jobs["stale"] = ObservedJob{};
   std::string err;
-  ASSERT_TRUE(LoadRefreshMemory(dir.Path(kRefreshMemoryFile), &memory, &err)) << err;
+  ASSERT_TRUE(LoadRefreshMemory(dir.Path("refresh.json"), &memory, &err)) << err;
   EXPECT_TRUE(memory.jobs.empty());
 }
 
 TEST(RefreshMemoryTest, CorruptFileIsAnError) {
   TestDir dir;
   for (const char* text : {"{\"jobs\": {\"backup-1\": {\"since\": 5", "[]", "{\"jobs\": []}"}) {
-    const std::string path = dir.Write(kRefreshMemoryFile, text);
+    const std::string path = dir.Write("refresh.json", text);
     RefreshMemory memory;
     memory.jobs["stale"] = ObservedJob{};
     std::string err;

@@ -86,9 +86,9 @@ class HookTest : public ::testing::Test {
     RunRecord record;
     bool exists = false;
     std::string err;
-    EXPECT_TRUE(LoadRunRecord(RunRecordPath(config_.paths.state_dir,
-                                            "upid-pve1-00001092-0143F5A7-6740C2B1"),
-                              &record, &exists, &err))
+    const StateLayout state(config_.paths.state_dir);
+    EXPECT_TRUE(LoadRunRecord(state.RunFile("upid-pve1-00001092-0143F5A7-6740C2B1"), &record,
+                              &exists, &err))
         << err;
     EXPECT_TRUE(exists);
     return record;
@@ -96,7 +96,7 @@ class HookTest : public ::testing::Test {
 
   size_t SpoolSize() {
     std::vector<std::string> bad;
-    return ListSpool(config_.paths.state_dir, &bad).size();
+    return ListSpool(StateLayout(config_.paths.state_dir), &bad).size();
   }
 
   testing::TestDir dir_;

@@ -42,7 +42,7 @@ RunRecord Sample() {
 TEST(RunRecordTest, RoundTripsThroughItsFile) {
   testing::TestDir dir;
   RunRecord record = Sample();
-  const std::string path = RunRecordPath(dir.path(), record.key);
+  const std::string path = StateLayout(dir.path()).RunFile(record.key);
   EXPECT_EQ(path, dir.path() + "/runs/" + record.key + ".json");
   std::string err;
   ASSERT_TRUE(SaveRunRecord(path, record, &err)) << err;

@@ -27,15 +27,16 @@ struct Sent {
 
 TEST(SpoolTest, FlushDeliversOldestFirstAndRemovesOnlyWhatKumaConfirmed) {
   testing::TestDir dir;
+  const StateLayout state(dir.path());
   std::string err;
   for (auto [job, created, run] : {std::tuple{"j2", 300, "r3"}, {"j1", 100, "r1"}, {"j3", 200, "r2"}}) {
     SpooledPush push = Owed(job, created, run);
     UniqueFd lock;
-    ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err)) << err;
+    ASSERT_TRUE(SpoolPush(state, &push, &lock, &err)) << err;
   }
   std::vector<Sent> sent;
-  FlushReport report = FlushSpool(dir.path(), [&](const std::string& job, const SpooledPush& push,
-                                                  std::string* why, bool* transport_failed, bool*) {
+  FlushReport report = FlushSpool(state, [&](const std::string& job, const SpooledPush& push,
+                                             std::string* why, bool* transport_failed, bool*) {
     sent.push_back({job, push.created_ms});
     *transport_failed = false;
     if (job == "j3") {
@@ -54,7 +55,7 @@ TEST(SpoolTest, FlushDeliversOldestFirstAndRemovesOnlyWhatKumaConfirmed) {
   EXPECT_FALSE(dir.Exists("spool/r3.json"));
   // The refused push stays, with what went wrong.
   std::vector<std::string> bad;
-  auto left = ListSpool(dir.path(), &bad);
+  auto left = ListSpool(state, &bad);
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].job_id, "j3");
   EXPECT_EQ(left[0].attempts, 1);
@@ -63,15 +64,16 @@ TEST(SpoolTest, FlushDeliversOldestFirstAndRemovesOnlyWhatKumaConfirmed) {
 
 TEST(SpoolTest, FlushStopsTryingWhenKumaCannotBeReached) {
   testing::TestDir dir;
+  const StateLayout state(dir.path());
   std::string err;
   for (int i = 0; i < 3; ++i) {
     SpooledPush push = Owed("j" + std::to_string(i), 100 + i, "r" + std::to_string(i));
     UniqueFd lock;
-    ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err));
+    ASSERT_TRUE(SpoolPush(state, &push, &lock, &err));
   }
   int calls = 0;
   FlushReport report = FlushSpool(
-      dir.path(), [&](const std::string&, const SpooledPush&, std::string* why, bool* transport, bool*) {
+      state, [&](const std::string&, const SpooledPush&, std::string* why, bool* transport, bool*) {
         ++calls;
         *why = "connection refused";
         *transport = true;
@@ -81,40 +83,42 @@ TEST(SpoolTest, FlushStopsTryingWhenKumaCannotBeReached) {
   EXPECT_EQ(report.failed, 1);
   EXPECT_EQ(report.skipped, 2);
   std::vector<std::string> bad;
-  EXPECT_EQ(ListSpool(dir.path(), &bad).size(), 3u);
+  EXPECT_EQ(ListSpool(state, &bad).size(), 3u);
 }
 
 TEST(SpoolTest, AnEntryLockedByAPushingHookIsLeftAlone) {
   testing::TestDir dir;
+  const StateLayout state(dir.path());
   std::string err;
   SpooledPush push = Owed("j1", 100, "r1");
   UniqueFd lock;
-  ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err));
+  ASSERT_TRUE(SpoolPush(state, &push, &lock, &err));
   ASSERT_TRUE(lock.valid());
   int calls = 0;
   auto count = [&](const std::string&, const SpooledPush&, std::string*, bool*, bool*) {
     ++calls;
     return true;
   };
-  FlushReport report = FlushSpool(dir.path(), count);
+  FlushReport report = FlushSpool(state, count);
   EXPECT_EQ(calls, 0);
   EXPECT_EQ(report.skipped, 1);
   lock.Reset();
-  report = FlushSpool(dir.path(), count);
+  report = FlushSpool(state, count);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(report.delivered, 1);
 }
 
 TEST(SpoolTest, BrokenEntriesAreReportedAndKept) {
   testing::TestDir dir;
+  const StateLayout state(dir.path());
   dir.Write("spool/r9.json", "{\"format\": 1, \"job_id\": ");
   dir.Write("spool/.r8.json.tmp.1.0", "half");  // a write that was killed
   std::vector<std::string> bad;
-  EXPECT_TRUE(ListSpool(dir.path(), &bad).empty());
+  EXPECT_TRUE(ListSpool(state, &bad).empty());
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_EQ(bad[0], dir.Path("spool/r9.json") +
                         ": not a JSON object (kept; inspect and remove it by hand)");
-  FlushReport report = FlushSpool(dir.path(), nullptr);
+  FlushReport report = FlushSpool(state, nullptr);
   EXPECT_EQ(report.errors.size(), 1u);
   EXPECT_TRUE(dir.Exists("spool/r9.json"));
 }
@@ -123,21 +127,22 @@ TEST(SpoolTest, AnEntryWhosePushWasConfirmedIsRemovedUnsent) {
   // A hook killed after Kuma confirmed and after the record said so, but
   // before it removed the spool entry.
   testing::TestDir dir;
+  const StateLayout state(dir.path());
   RunRecord record;
   record.key = "r1";
   record.push.state = PushState::kDelivered;
   std::string err;
-  ASSERT_TRUE(SaveRunRecord(RunRecordPath(dir.path(), "r1"), record, &err));
+  ASSERT_TRUE(SaveRunRecord(state.RunFile("r1"), record, &err));
   SpooledPush push = Owed("j1", 100, "r1");
   UniqueFd lock;
-  ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err));
+  ASSERT_TRUE(SpoolPush(state, &push, &lock, &err));
   lock.Reset();
   int calls = 0;
-  FlushReport report = FlushSpool(dir.path(), [&](const std::string&, const SpooledPush&,
-                                                  std::string*, bool*, bool*) {
-    ++calls;
-    return true;
-  });
+  FlushReport report =
+      FlushSpool(state, [&](const std::string&, const SpooledPush&, std::string*, bool*, bool*) {
+        ++calls;
+        return true;
+      });
   EXPECT_EQ(calls, 0);
   EXPECT_FALSE(dir.Exists("spool/r1.json"));
   ASSERT_EQ(report.lines.size(), 1u);
@@ -146,20 +151,21 @@ TEST(SpoolTest, AnEntryWhosePushWasConfirmedIsRemovedUnsent) {
 
 TEST(SpoolTest, DeliveryIsNotedInTheRunRecord) {
   testing::TestDir dir;
+  const StateLayout state(dir.path());
   RunRecord record;
   record.key = "r1";
   record.push.state = PushState::kSpooled;
   std::string err;
-  ASSERT_TRUE(SaveRunRecord(RunRecordPath(dir.path(), "r1"), record, &err));
+  ASSERT_TRUE(SaveRunRecord(state.RunFile("r1"), record, &err));
   SpooledPush push = Owed("j1", 100, "r1");
   UniqueFd lock;
-  ASSERT_TRUE(SpoolPush(dir.path(), &push, &lock, &err));
+  ASSERT_TRUE(SpoolPush(state, &push, &lock, &err));
   lock.Reset();
-  FlushSpool(dir.path(), [](const std::string&, const SpooledPush&, std::string*, bool*, bool*) {
+  FlushSpool(state, [](const std::string&, const SpooledPush&, std::string*, bool*, bool*) {
     return true;
   });
   bool exists = false;
-  ASSERT_TRUE(LoadRunRecord(RunRecordPath(dir.path(), "r1"), &record, &exists, &err));
+  ASSERT_TRUE(LoadRunRecord(state.RunFile("r1"), &record, &exists, &err));
   EXPECT_EQ(record.push.state, PushState::kDelivered);
 }
 

@@ -87,8 +87,7 @@ std::string SyncDigest(const ClusterFacts& cluster) {
     std::vector<std::string> nodes;
     if (runs != cluster.runs_on.end()) nodes = runs->second;
     std::sort(nodes.begin(), nodes.end());
-    jobs.push_back({JobKey(job), JobDisplayName(job), job.schedule, job.storage, job.enabled,
-                    nodes});
+    jobs.push_back({JobKey(job), JobDisplayName(job), job.schedule, job.storage, nodes});
   }
   std::sort(jobs.begin(), jobs.end());
   std::vector<std::string> members = cluster.members;
@@ -102,7 +101,7 @@ std::vector<std::string> MonitorsFileDrift(const ClusterFacts& cluster, const Mo
   std::set<std::string> keys;
   for (const auto& job : cluster.jobs) {
     auto runs = cluster.runs_on.find(job.id);
-    if (!job.enabled || runs == cluster.runs_on.end() || runs->second.empty()) continue;
+    if (runs == cluster.runs_on.end() || runs->second.empty()) continue;
     const std::string key = JobKey(job);
     keys.insert(key);
     auto entry = file.jobs.find(key);
@@ -121,7 +120,7 @@ std::vector<std::string> MonitorsFileDrift(const ClusterFacts& cluster, const Mo
     }
   }
   for (const auto& [key, job] : file.jobs) {
-    if (keys.count(key) == 0) lines.push_back("monitors for job " + job.name + ", which is gone or disabled");
+    if (keys.count(key) == 0) lines.push_back("monitors for job " + job.name + ", which is gone");
   }
   for (const auto& node : cluster.members) {
     if (file.node_monitors.count(node) == 0) lines.push_back("member " + node + " has no node monitor");
@@ -169,7 +168,7 @@ std::vector<Wanted> WantedMonitors(const ClusterFacts& cluster) {
   }
   for (const auto& job : cluster.jobs) {
     auto runs = cluster.runs_on.find(job.id);
-    if (!job.enabled || runs == cluster.runs_on.end() || runs->second.empty()) continue;
+    if (runs == cluster.runs_on.end() || runs->second.empty()) continue;
     const std::string key = JobKey(job);
     const std::string name = JobDisplayName(job);
     SyncTarget group{TargetKind::kJobGroup, key, ""};

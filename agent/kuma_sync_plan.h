@@ -1,7 +1,8 @@
 // What `kuma sync` has to do, as a pure function of what the cluster is and
 // what Kuma holds: one Kuma group per backup job (the job's one status),
 // one push monitor per node the job runs on, one node monitor per cluster
-// member in a group of its own.
+// member in a group of its own. A disabled job keeps its monitors: refresh
+// reports it `down` ("disabled: no backups are made"), never nothing.
 //
 // Ours is what carries the tag "pbk-agent" or what the monitors file names;
 // nothing else is ever changed. A monitor is found by the id the monitors
@@ -135,7 +136,8 @@ using TokenSource = std::function<std::string()>;
 std::string RandomPushToken();
 
 // The digest of what the monitors depend on: the jobs (key, name, schedule,
-// storage, enabled), the members and where each job runs.
+// storage), the members and where each job runs. Not whether a job is
+// enabled: a disabled job keeps its monitors.
 std::string SyncDigest(const ClusterFacts& cluster);
 
 // The group's name: the job's comment, else its id (a legacy job without a

@@ -8,6 +8,7 @@
 #include "agent/core/text.h"
 #include "agent/kuma_admin_port.h"
 #include "agent/kuma_session.h"
+#include "agent/kuma_sync_lock.h"
 #include "agent/pve_access.h"
 #include "api/pve/cluster.h"
 #include "api/pve/cluster_lock.h"
@@ -87,9 +88,13 @@ KumaSyncResult Sync(const Config& config, const ClusterFacts& cluster, const std
   if (!LoadMonitorsFile(path, &file, &exists, &err)) return Failed(kSyncExitProblem, err);
   AddSecrets(file.Tokens());
   KumaAdminPort port(admin.get());
+  // A first sync of a large cluster outlives the lock's 120 s: it is
+  // renewed between calls, and the sync stops when it is lost.
+  LockKeepingPort kept(&port, &lock);
+  KumaSyncPort* calls = options.dry_run ? static_cast<KumaSyncPort*>(&port) : &kept;
   json monitors, notifications, tags;
   KumaFacts kuma;
-  if (!port.ReadFacts(&monitors, &notifications, &tags, &err) ||
+  if (!calls->ReadFacts(&monitors, &notifications, &tags, &err) ||
       !ParseKumaFacts(monitors, notifications, tags, &kuma, &err)) {
     return Failed(kSyncExitProblem, "reading Kuma's monitors: " + err);
   }
@@ -107,7 +112,7 @@ KumaSyncResult Sync(const Config& config, const ClusterFacts& cluster, const std
     return result;
   }
   MonitorsFile made;
-  const bool done = ExecuteSyncPlan(result.plan, kuma, &port, &made, &result.report, &err);
+  const bool done = ExecuteSyncPlan(result.plan, kuma, calls, &made, &result.report, &err);
   result.executed = true;
   result.socket_io_calls = port.Calls();
   if (!done) result.errors.push_back(err + " (what was done is in " + path + ")");

@@ -56,6 +56,21 @@ bool ClusterLock::Acquire(const std::string& pve_dir, const std::string& name,
   }
 }
 
+bool ClusterLock::Renew(std::string* err) {
+  if (path_.empty()) {
+    *err = "the cluster lock is not held";
+    return false;
+  }
+  struct utimbuf renewed {0, std::time(nullptr)};
+  if (utime(path_.c_str(), &renewed) != 0) {
+    *err = "the cluster lock " + path_ + " was lost (" + ErrnoText(errno) +
+           "): pmxcfs dropped it, and another node may be syncing now";
+    path_.clear();  // not ours any more: never removed by Release
+    return false;
+  }
+  return true;
+}
+
 void ClusterLock::Release() {
   if (path_.empty()) return;
   rmdir(path_.c_str());

@@ -2,7 +2,9 @@
 // does (pve-cluster's cfs_lock): mkdir <pve_dir>/priv/lock/pbk-agent-kuma
 // succeeds on one node at a time; rmdir releases it. pmxcfs drops a lock
 // held longer than 120 s; a waiter asks it to drop an expired one by setting
-// the folder's times to 0. Without quorum the mkdir fails.
+// the folder's times to 0; the holder keeps it another 120 s by setting its
+// modification time to now (pve-cluster's README, "File Locking"). Without
+// quorum the mkdir fails.
 #pragma once
 
 #include <chrono>
@@ -27,6 +29,11 @@ class ClusterLock {
   // standing in for pmxcfs, it is removed). False with *err naming why.
   bool Acquire(const std::string& pve_dir, const std::string& name,
                std::chrono::milliseconds wait, std::string* err);
+  // Keeps the lock another kClusterLockLifetime: utime(0, now) on the
+  // folder, which pmxcfs allows only the node that made it. False with
+  // *err when the lock is gone (pmxcfs dropped it; another node may hold it
+  // now).
+  bool Renew(std::string* err);
   void Release();
   bool held() const { return !path_.empty(); }
   // When the lock was taken; pmxcfs drops it kClusterLockLifetime later.

@@ -336,7 +336,7 @@ TEST_F(KumaSyncE2eTest, A_TheFirstSyncMakesAGroupPerJobAndAMonitorPerNode) {
 
   // A dry run plans and makes nothing.
   const json dry = Sync({"--dry-run"});
-  EXPECT_GE(At(dry, "plan").size(), 15u) << dry.dump(1);
+  EXPECT_GE(At(dry, "plan").size(), 19u) << dry.dump(1);
   EXPECT_EQ(Monitors().size(), 1u) << "a dry run made monitors";
   EXPECT_FALSE(std::ifstream(monitors_file()).good()) << "a dry run wrote the monitors file";
 
@@ -344,15 +344,15 @@ TEST_F(KumaSyncE2eTest, A_TheFirstSyncMakesAGroupPerJobAndAMonitorPerNode) {
   const json out = Sync();
   const double wall_ms =
       std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
-  // 4 job groups with 7 push monitors (all: 3, vmid: 2, pool: 1, node: 1),
-  // the nodes' group with 3 node monitors.
-  EXPECT_EQ(Count(out, "added"), 15) << out.dump(1);
+  // 5 job groups with 10 push monitors (all: 3, vmid: 2, pool: 1, node: 1,
+  // the disabled one: 3), the nodes' group with 3 node monitors.
+  EXPECT_EQ(Count(out, "added"), 19) << out.dump(1);
   std::cout << "e2e: first `kuma sync`, 5 jobs on 3 nodes: " << wall_ms << " ms wall, "
             << At(out, "socket_io_calls") << " Socket.IO calls, " << At(out, "added")
             << " monitors made" << std::endl;
 
   const json monitors = Monitors();
-  EXPECT_EQ(CountOurs(monitors), 15u);
+  EXPECT_EQ(CountOurs(monitors), 19u);
   const json group = Ours(monitors, "backup-all");
   ASSERT_TRUE(group.is_object()) << monitors.dump(1);
   EXPECT_EQ(At(group, "type"), "group");
@@ -389,7 +389,14 @@ TEST_F(KumaSyncE2eTest, A_TheFirstSyncMakesAGroupPerJobAndAMonitorPerNode) {
   EXPECT_TRUE(Ours(monitors, "backup-pool@pve1").is_null());
   EXPECT_TRUE(Ours(monitors, "backup-node@pve2").is_object());
   EXPECT_TRUE(Ours(monitors, "backup-node@pve1").is_null());
-  EXPECT_TRUE(Ours(monitors, "backup-off").is_null()) << "a disabled job gets no monitor";
+  // A disabled job keeps a monitor on every node it would run on: refresh
+  // pushes `down` ("disabled: no backups are made") to it.
+  ASSERT_TRUE(Ours(monitors, "backup-off").is_object()) << "a disabled job has no group";
+  for (const char* node : {"pve1", "pve2", "pve3"}) {
+    EXPECT_EQ(At(Ours(monitors, std::string("backup-off@") + node), "parent"),
+              At(Ours(monitors, "backup-off"), "id"))
+        << node;
+  }
   ExpectHandMadeUntouched(monitors);
 
   struct stat st {};
@@ -398,7 +405,7 @@ TEST_F(KumaSyncE2eTest, A_TheFirstSyncMakesAGroupPerJobAndAMonitorPerNode) {
   // Every token of the monitors file is its monitor's in Kuma, and a push
   // with it lands there.
   const auto entries = FileMonitors();
-  EXPECT_EQ(entries.size(), 10u);
+  EXPECT_EQ(entries.size(), 13u);
   for (const auto& [id, token] : entries) {
     const json& monitor = At(monitors, std::to_string(id).c_str());
     EXPECT_EQ(Str(monitor, "pushToken"), token) << "monitor " << id;

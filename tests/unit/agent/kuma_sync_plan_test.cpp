@@ -307,7 +307,7 @@ TEST(KumaSyncPlanTest, LegacyJobsKeepTheirMonitorsWhenTheirIdChanges) {
   EXPECT_EQ(SyncDigest(edited), SyncDigest(cluster));
 }
 
-TEST(KumaSyncPlanTest, DisabledJobsAndJobsThatRunNowhereGetNoMonitor) {
+TEST(KumaSyncPlanTest, DisabledJobsKeepTheirMonitorsAndJobsThatRunNowhereGetNone) {
   ClusterFacts cluster = TwoNodes();
   cluster.jobs.push_back(Job("backup-off"));
   cluster.jobs.back().enabled = false;
@@ -315,9 +315,25 @@ TEST(KumaSyncPlanTest, DisabledJobsAndJobsThatRunNowhereGetNoMonitor) {
   cluster.jobs.push_back(Job("backup-nowhere"));
   cluster.runs_on["backup-nowhere"] = {};
   const SyncPlan plan = Plan(cluster, {}, {});
-  EXPECT_EQ(OfKind(plan, Kind::kAdd).size(), 6u);
-  EXPECT_EQ(plan.file.jobs.count("backup-off"), 0u);
+  // TwoNodes' 6, and the disabled job's group and its push monitor on pve1:
+  // refresh pushes `down` ("disabled: no backups are made") to it.
+  EXPECT_EQ(OfKind(plan, Kind::kAdd).size(), 8u);
+  ASSERT_EQ(plan.file.jobs.count("backup-off"), 1u);
+  EXPECT_EQ(plan.file.jobs.at("backup-off").nodes.count("pve1"), 1u);
+  EXPECT_EQ(plan.file.jobs.at("backup-off").nodes.size(), 1u);
+  EXPECT_EQ(plan.file.jobs.count("backup-nowhere"), 0u);
   EXPECT_NE(SyncDigest(cluster), SyncDigest(TwoNodes()));
+
+  // Disabling a job that has its monitors changes nothing in Kuma, and the
+  // timer's sync has no reason to connect.
+  MonitorsFile file;
+  const SyncPlan first = Plan(TwoNodes(), {}, {});
+  const KumaFacts kuma = Made(first, &file);
+  ClusterFacts disabled = TwoNodes();
+  disabled.jobs[0].enabled = false;
+  EXPECT_TRUE(Plan(disabled, kuma, file).actions.empty());
+  EXPECT_EQ(SyncDigest(disabled), SyncDigest(TwoNodes()));
+  EXPECT_TRUE(MonitorsFileDrift(disabled, file).empty());
 }
 
 TEST(KumaSyncPlanTest, TheMonitorsFileSaysWhatDiffersFromTheCluster) {

@@ -70,22 +70,26 @@ KumaSyncResult Sync(const Config& config, const ClusterFacts& cluster, const std
   std::unique_ptr<KumaAdmin> admin = KumaAdmin::Connect(config.kuma, &error);
   if (!admin) return Failed(kSyncExitProblem, error.message);
   if (!admin->LoginByToken(session, &error)) {
+    const bool refused = error.kind == KumaAdminError::Kind::kSessionRejected;
+    KumaSyncResult refusal;
+    if (refused) refusal.session = "refused";
     return Failed(kSyncExitProblem,
-                  error.kind == KumaAdminError::Kind::kSessionRejected
-                      ? "Kuma does not accept the stored session in " +
-                            config.kuma.session_file + ": run `pbk-agent kuma login` again"
-                      : "logging in to Kuma: " + error.message);
+                  refused ? "Kuma does not accept the stored session in " +
+                                config.kuma.session_file + ": run `pbk-agent kuma login` again"
+                          : "logging in to Kuma: " + error.message,
+                  refusal);
   }
   KumaSyncResult result;
+  result.session = "valid";
   std::string err;
   ClusterLock lock;
   if (!options.dry_run && !lock.Acquire(config.paths.pve_dir, kKumaLockName, kLockWait, &err)) {
-    return Failed(kSyncExitProblem, err);
+    return Failed(kSyncExitProblem, err, result);
   }
   const std::string path = MonitorsFilePath(config.paths.pve_dir);
   MonitorsFile file;
   bool exists = false;
-  if (!LoadMonitorsFile(path, &file, &exists, &err)) return Failed(kSyncExitProblem, err);
+  if (!LoadMonitorsFile(path, &file, &exists, &err)) return Failed(kSyncExitProblem, err, result);
   AddSecrets(file.Tokens());
   KumaAdminPort port(admin.get());
   // A first sync of a large cluster outlives the lock's 120 s: it is
@@ -96,14 +100,14 @@ KumaSyncResult Sync(const Config& config, const ClusterFacts& cluster, const std
   KumaFacts kuma;
   if (!calls->ReadFacts(&monitors, &notifications, &tags, &err) ||
       !ParseKumaFacts(monitors, notifications, tags, &kuma, &err)) {
-    return Failed(kSyncExitProblem, "reading Kuma's monitors: " + err);
+    return Failed(kSyncExitProblem, "reading Kuma's monitors: " + err, result);
   }
   SyncSettings settings;
   settings.interval_seconds = config.kuma.heartbeat_interval_minutes * 60;
   settings.notifications = config.kuma.notifications;
   settings.prune = options.prune;
   if (!PlanKumaSync(cluster, kuma, file, settings, RandomPushToken, &result.plan, &err)) {
-    return Failed(kSyncExitUsage, err);
+    return Failed(kSyncExitUsage, err, result);
   }
   result.planned = true;
   AddSecrets(result.plan.file.Tokens());
@@ -133,9 +137,13 @@ KumaSyncResult RunKumaSync(const Config& config, const KumaSyncOptions& options)
   bool has_session = false;
   if (!ReadKumaSession(config, &session, &has_session, &err)) return Failed(kSyncExitUsage, err);
   if (!has_session) {
-    if (options.service) return {};  // monitors made by hand: nothing to keep
-    return Failed(kSyncExitProblem, "no Kuma session in " + config.kuma.session_file +
-                                        ": run `pbk-agent kuma login` first");
+    KumaSyncResult none;
+    none.session = "missing";
+    if (options.service) return none;  // monitors made by hand: nothing to keep
+    return Failed(kSyncExitProblem,
+                  "no Kuma session in " + config.kuma.session_file +
+                      ": run `pbk-agent kuma login` first",
+                  none);
   }
   ClusterFacts cluster;
   int code = 0;

@@ -34,6 +34,9 @@ struct KumaSyncResult {
   std::vector<std::string> errors;  // in words, never a secret
   std::vector<std::string> notes;
   int socket_io_calls = 0;
+  // The stored session: "missing", "refused" (Kuma no longer accepts it),
+  // "valid", or "" when it was not tried (Kuma unreachable, PVE failed).
+  std::string session;
 };
 
 KumaSyncResult RunKumaSync(const Config& config, const KumaSyncOptions& options);

@@ -35,6 +35,7 @@ void PrintResult(const KumaSyncResult& result, bool as_json, bool dry_run) {
       out["paused"] = result.report.paused;
     }
     out["socket_io_calls"] = result.socket_io_calls;
+    out["session"] = result.session;
     std::printf("%s\n", Redact(out.dump(2)).c_str());
     return;
   }

@@ -22,7 +22,15 @@
 #      play fails naming the job without the hook); a push token for a job
 #      that does not exist (verify's FAIL fails the play). The seed's manual
 #      test pushes through the hook wrapper on pve1 to the fake Kuma.
-#   5. The package alone in a fresh chroot (the README's "Install" and
+#   5. The monitors pbk-agent makes, with the real Uptime Kuma from npm
+#      (tests/e2e/kuma.sh) on 127.0.0.1 and its first user: the play with
+#      pbk_kuma_monitors and a Kuma admin but no push tokens in host_vars. A
+#      wrong password stops it with Kuma's words; then `kuma login` and
+#      `kuma sync` run once (on one node), every node's verify passes with
+#      the tokens of the monitors file, a second run changes nothing (the
+#      stored session is used), and a push through pve2's hook lands in its
+#      monitor in Kuma.
+#   6. The package alone in a fresh chroot (the README's "Install" and
 #      "Uninstalling"): installed, the path and timer units are enabled and
 #      started; a configuration written, check-config passes and verify says
 #      both units are enabled and active, and FAILs naming a stopped timer.
@@ -276,6 +284,29 @@ EOF
 legacy_id="$(sha1sum "$cluster/vzdump.cron" | cut -d' ' -f1):1"
 excluded_job=backup-dddd4444-0004
 
+# /etc/pve/.members as pmxcfs shows it: the cluster's nodes, and as
+# "nodename" the node that reads it. The fakes outside the chroots read the
+# cluster's copy (pve1's view); each chroot sees its own, bind-mounted over
+# /etc/pve/.members. Rewritten in place (same inode) when a node joins.
+cluster_nodes=(pve1 pve2)
+members_json() {
+  python3 - "$1" "${cluster_nodes[@]}" <<'EOF'
+import json, sys
+me, nodes = sys.argv[1], sys.argv[2:]
+print(json.dumps({"nodename": me, "version": len(nodes),
+                  "cluster": {"name": "alpha", "version": len(nodes), "nodes": len(nodes), "quorate": 1},
+                  "nodelist": {name: {"id": i, "online": 1, "ip": f"192.0.2.{i}"}
+                               for i, name in enumerate(nodes, start=1)}}))
+EOF
+}
+write_members() {
+  local name
+  members_json pve1 >"$cluster/.members"
+  for name in "${cluster_nodes[@]}"; do
+    if [ -f "$nodes/$name/members.json" ]; then members_json "$name" >"$nodes/$name/members.json"; fi
+  done
+}
+
 # --- targets --------------------------------------------------------------------------
 # The chroots live in $nodes: a tmpfs when the machine has the memory for
 # four of them (dpkg's fsyncs and removing ~2 GB of files cost minutes on a
@@ -299,6 +330,8 @@ make_target() {
   mount -t proc proc "$root/proc"
   mkdir -p "$root/etc/pve"
   mount --bind "$cluster" "$root/etc/pve"
+  members_json "$name" >"$nodes/$name/members.json"
+  mount --bind "$nodes/$name/members.json" "$root/etc/pve/.members"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   find "$apt_archives" -maxdepth 1 -name '*.deb' -exec cp -t "$root/var/cache/apt/archives/" {} +
   install -d "$root/opt/pbk-fakes" "$root/var/log/pbk-fakes" "$root/var/lib/vz"
@@ -427,6 +460,7 @@ check() {
 }
 
 say "targets pve1 and pve2: fresh copies of the cached chroot"
+write_members
 make_target pve1
 make_target pve2
 host_vars pve1 "backup-aaaa1111-0001 backup-bbbb2222-0002 $excluded_job $legacy_id"
@@ -481,6 +515,8 @@ echo "  --check: changed=0 on pve1 and pve2"
 
 # --- 4. a third node joins proxmox_hosts -------------------------------------------------------
 say "pve3 joins the cluster and the group proxmox_hosts"
+cluster_nodes=(pve1 pve2 pve3)
+write_members
 make_target pve3
 host_vars pve3 "backup-aaaa1111-0001 $legacy_id"
 write_inventory pve1 pve2 pve3
@@ -589,7 +625,131 @@ grep -qx "job-init" "$nodes/pve1/root/var/log/pbk-fakes/old-hook.log" 2>/dev/nul
   { cat "$logs/chain-test.txt"; die "the chained hook did not run in job-init"; }
 echo "  /root/old-hook.sh ran with: $(cat "$nodes/pve1/root/var/log/pbk-fakes/old-hook.log")"
 
-# --- 5. the package's own life cycle ------------------------------------------------------
+# --- 5. the monitors pbk-agent makes, with the real Uptime Kuma -------------------------
+say "the real Uptime Kuma (tests/e2e/kuma.sh) on 127.0.0.1"
+kuma_sh=$repo/tests/e2e/kuma.sh
+"$kuma_sh" install >"$logs/kuma-install.txt" 2>&1 ||
+  { tail -n 20 "$logs/kuma-install.txt"; die "the real Uptime Kuma cannot be installed (tests/e2e/kuma.sh install)"; }
+kuma_package=$("$kuma_sh" path)
+real_kuma=$work/real-kuma
+mkdir -p "$real_kuma/data"
+echo '{"type":"sqlite"}' >"$real_kuma/data/db-config.json"
+real_kuma_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$kuma_package" && exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$real_kuma" LANG=C.UTF-8 \
+  DATA_DIR="$real_kuma/data/" UPTIME_KUMA_HOST=127.0.0.1 UPTIME_KUMA_PORT="$real_kuma_port" \
+  UPTIME_KUMA_SSL_CERT="$certs/ip.pem" UPTIME_KUMA_SSL_KEY="$certs/ip.key" \
+  node server/server.js) >"$logs/real-kuma.log" 2>&1 &
+pids+=($!)
+real_kuma_pid=$!
+real_kuma_url=https://127.0.0.1:$real_kuma_port
+for _ in $(seq 480); do
+  curl -sS -o /dev/null --noproxy '*' --max-time 5 --cacert "$certs/ca.pem" "$real_kuma_url/" 2>/dev/null && break
+  kill -0 "$real_kuma_pid" 2>/dev/null || { tail -n 30 "$logs/real-kuma.log"; die "Uptime Kuma exited during start-up"; }
+  sleep 0.25
+done
+curl -sS -o /dev/null --noproxy '*' --max-time 5 --cacert "$certs/ca.pem" "$real_kuma_url/" ||
+  { tail -n 30 "$logs/real-kuma.log"; die "Uptime Kuma did not answer on $real_kuma_url within 2 minutes"; }
+kuma_admin=role-admin
+kuma_password="Role-$(python3 -c 'import secrets; print(secrets.token_hex(8))')-Aa1"
+(umask 077; echo "$kuma_password" >"$work/kuma-password")
+node "$here/kuma_first_user.js" "$(dirname "$kuma_package")" "$real_kuma_url" "$certs/ca.pem" \
+  "$kuma_admin" "$work/kuma-password" >"$logs/kuma-first-user.txt" 2>&1 ||
+  { cat "$logs/kuma-first-user.txt"; die "cannot make Kuma's first user"; }
+echo "  $real_kuma_url answers; first user $kuma_admin made"
+
+# The guests, so that each job runs somewhere: 100 and 101 on pve1, 200 on
+# pve2, 300 on pve3 (/cluster/resources).
+cat >"$cluster/resources.json" <<'EOF'
+[{"id": "qemu/100", "vmid": 100, "node": "pve1", "type": "qemu", "name": "db", "status": "running"},
+ {"id": "qemu/101", "vmid": 101, "node": "pve1", "type": "qemu", "name": "web", "status": "running"},
+ {"id": "qemu/200", "vmid": 200, "node": "pve2", "type": "qemu", "name": "mail", "status": "running"},
+ {"id": "lxc/300", "vmid": 300, "node": "pve3", "type": "lxc", "name": "dns", "status": "running"}]
+EOF
+
+# The role's variables for this stage, as a vaulted group_vars file would
+# hold them: Kuma by IP, a Kuma admin, and no push tokens at all.
+kuma_vars() {
+  (umask 077; python3 - "$1" "$real_kuma_url" "$kuma_admin" "$2" >"$work/kuma-vars.json" <<'EOF'
+import json, sys
+_, _, url, user, password = sys.argv
+print(json.dumps({"pbk_kuma_monitors": True, "pbk_kuma_url": url, "pbk_kuma_server_name": "",
+                  "pbk_kuma_admin_user": user, "pbk_kuma_admin_password": password,
+                  "pbk_push_tokens": {}}))
+EOF
+  )
+}
+wrong_password="Wrong-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+say "kuma login with a wrong password: the play stops with Kuma's words"
+kuma_vars unused "$wrong_password"
+play "$logs/play-9-kuma-wrong-password.txt" -e "@$work/kuma-vars.json"
+[ "$play_status" -ne 0 ] || die "the play went on with a wrong Kuma password"
+grep -q "pbk-agent kuma login as $kuma_admin on pve1 failed (exit 1): .*Incorrect username or password" \
+  "$logs/play-9-kuma-wrong-password.txt" ||
+  { grep -A6 '^fatal' "$logs/play-9-kuma-wrong-password.txt"; die "the failure does not say that the password is wrong"; }
+[ ! -e "$cluster/priv/pbk-agent/kuma-session" ] || die "a session was stored after a failed login"
+grep -A4 '^fatal' "$logs/play-9-kuma-wrong-password.txt" | head -n 5 | sed 's/^/  /'
+
+say "pbk_kuma_monitors without push tokens: kuma login and kuma sync once, verify passes on every node"
+kuma_vars unused "$kuma_password"
+play "$logs/play-10-kuma-sync.txt" -e "@$work/kuma-vars.json"
+expect_ok "$logs/play-10-kuma-sync.txt" pve1 pve2 pve3
+kuma_sync_seconds=$play_seconds
+show_recap "$logs/play-10-kuma-sync.txt"
+for task in "Log in to Uptime Kuma" "Make and keep the monitors of every backup job and node"; do
+  runs=$(grep -A3 "^TASK \[proxmox-backup-push : $task\]" "$logs/play-10-kuma-sync.txt" |
+    grep -c '^\(ok\|changed\): ' || true)
+  [ "$runs" = 1 ] || { grep -A6 "TASK \[proxmox-backup-push : $task" "$logs/play-10-kuma-sync.txt"; die "'$task' ran $runs times, not once"; }
+done
+[ -s "$cluster/priv/pbk-agent/kuma-session" ] || die "no Kuma session in /etc/pve/priv/pbk-agent"
+monitors_json=$cluster/priv/pbk-agent/monitors.json
+[ "$(stat -c %a "$monitors_json")" = 600 ] || die "monitors.json is mode $(stat -c %a "$monitors_json"), not 600"
+# Every node's monitors: each job that runs there and the node's own.
+python3 - "$monitors_json" <<'EOF' || die "the monitors file does not have every node's monitors"
+import json, sys
+data = json.load(open(sys.argv[1]))
+jobs = data.get("jobs", {})
+nodes = sorted(data.get("node_monitors", {}))
+pairs = sorted((node, job.get("name", key)) for key, job in jobs.items() for node in job.get("nodes", {}))
+print(f"  monitors.json: node monitors for {', '.join(nodes)}; {len(pairs)} job monitors")
+ok = nodes == ["pve1", "pve2", "pve3"] and all(any(n == node for n, _ in pairs) for node in nodes)
+sys.exit(0 if ok else 1)
+EOF
+for name in pve1 pve2 pve3; do
+  if grep -q '"push_token"' "$nodes/$name/root/etc/pbk-agent/config.json"; then
+    die "$name's configuration still holds push tokens"
+  fi
+done
+echo "  no push token in any node's configuration; verify passed on pve1, pve2 and pve3"
+
+say "second run with pbk_kuma_monitors: changed=0, no new login"
+play "$logs/play-11-kuma-again.txt" -e "@$work/kuma-vars.json"
+expect_ok "$logs/play-11-kuma-again.txt" pve1 pve2 pve3
+for name in pve1 pve2 pve3; do
+  [ "$(recap "$logs/play-11-kuma-again.txt" "$name" changed)" = 0 ] || {
+    grep -B2 -A3 '^changed:' "$logs/play-11-kuma-again.txt" | head -n 40
+    die "the second run changed something on $name"
+  }
+done
+grep -A2 "^TASK \[proxmox-backup-push : Log in to Uptime Kuma\]" "$logs/play-11-kuma-again.txt" |
+  grep -q '^skipping: ' || die "the second run logged in again although the session is valid"
+echo "  changed=0 on pve1, pve2 and pve3; the stored session was used"
+
+say "a push through pve2's hook lands in its monitor in the real Kuma"
+chroot "$nodes/pve2/root" /var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh job-end ok \
+  backup-cccc3333-0003 >"$logs/kuma-manual-test.txt" 2>&1 ||
+  { cat "$logs/kuma-manual-test.txt"; die "the manual push on pve2"; }
+sed 's/^/  /' "$logs/kuma-manual-test.txt"
+monitor_id=$(python3 -c 'import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+print(next(j["nodes"]["pve2"]["monitor_id"] for j in jobs.values() if j["job_id"] == "backup-cccc3333-0003"))' "$monitors_json") ||
+  die "backup-cccc3333-0003 has no monitor for pve2 in the monitors file"
+beats=$(cd "$(dirname "$kuma_package")" && node "$repo/tests/e2e/kuma_db.js" "$(dirname "$kuma_package")" \
+  "$real_kuma/data/kuma.db" query "SELECT status FROM heartbeat WHERE monitor_id = ?" "[$monitor_id]")
+python3 -c 'import json, sys; beats = json.loads(sys.argv[1]); sys.exit(0 if [b["status"] for b in beats] == [1] else 1)' \
+  "$beats" || die "Kuma's monitor $monitor_id got $beats, not one heartbeat up"
+echo "  Kuma monitor $monitor_id (backup-cccc3333-0003 @ pve2): one heartbeat, up"
+
+# --- 6. the package's own life cycle ------------------------------------------------------
 say "package life cycle in a fresh chroot"
 pkg=$nodes/pkg/root
 mkdir -p "$pkg"
@@ -741,8 +901,17 @@ print(*(t["secret"] for t in json.load(open(sys.argv[1])).values()), sep="\n")
 for path in sys.argv[2:]:
     print(*json.load(open(path)).values(), sep="\n")
 EOF
-printf '%s\n' "$old_secret" tokbogus0000 "$pkg_secret" >>"$secrets_file"
-outputs=("$logs"/play-*.txt "$logs/manual-test.txt" "$logs/chain-test.txt" "$logs"/pkg-*.txt)
+printf '%s\n' "$old_secret" tokbogus0000 "$pkg_secret" "$kuma_password" "$wrong_password" \
+  "$(cat "$cluster/priv/pbk-agent/kuma-session")" >>"$secrets_file"
+python3 - "$monitors_json" >>"$secrets_file" <<'EOF'
+import json, sys
+data = json.load(open(sys.argv[1]))
+tokens = [m["push_token"] for j in data["jobs"].values() for m in j["nodes"].values()]
+tokens += [m["push_token"] for m in data["node_monitors"].values()]
+print(*tokens, sep="\n")
+EOF
+outputs=("$logs"/play-*.txt "$logs/manual-test.txt" "$logs/chain-test.txt" "$logs"/pkg-*.txt
+  "$logs/kuma-manual-test.txt" "$logs/kuma-first-user.txt")
 if grep -lF -f "$secrets_file" "${outputs[@]}"; then die "a secret appears in the output above"; fi
 echo "  $(wc -l <"$secrets_file") secrets looked for in ${#outputs[@]} outputs: none found"
 if [ -n "${PBK_TEST_OUTPUT_DIR:-}" ] && [ -d "$PBK_TEST_OUTPUT_DIR" ]; then
@@ -757,6 +926,7 @@ cat <<EOF
   apply, 2 targets (first run): ${apply2_seconds} s
   apply, 3 targets (pve3 new):  ${apply3_seconds} s
   second run, 2 targets:        ${rerun_seconds} s, changed=$second_changed (pve1 + pve2)
+  kuma login + sync, 3 targets: ${kuma_sync_seconds} s (the whole play, against the real Kuma)
   whole test:                   $(($(date +%s) - test_started)) s
 EOF
 say "PASS"

@@ -85,14 +85,25 @@ class Node:
         self.state = state
         self.schema = state.schema
         self.local_node = local_node or pmxcfs.DEFAULT_NODE
+        # --node names this node even when .members (shared, as the
+        # fakes of several nodes share one tree) says another nodename.
+        self.explicit_node = local_node
         self.vzdump_conf = vzdump_conf
         self.vzdump_props = dict(self.schema.vzdump_props, **VZDUMP_EXTRA)
 
     # --- which node answers -----------------------------------------------
 
+    def local_and_nodes(self):
+        """(this node, {node: online}): --node wins over .members' nodename."""
+        local, nodes = pmxcfs.cluster_nodes(self.state.root, self.local_node)
+        if self.explicit_node:
+            local = self.explicit_node
+            nodes[local] = True
+        return local, nodes
+
     def resolve(self, node):
         """Checks NODE the way pveproxy's proxying would fail; returns it."""
-        local, nodes = pmxcfs.cluster_nodes(self.state.root, self.local_node)
+        _, nodes = self.local_and_nodes()
         if node not in nodes:
             raise pve_state.PveError(500, f"hostname lookup '{node}' failed - failed to get "
                                      f"address info for: {node}: Name or service not known")
@@ -101,7 +112,7 @@ class Node:
         return node
 
     def conf_path(self, node):
-        local, _ = pmxcfs.cluster_nodes(self.state.root, self.local_node)
+        local, _ = self.local_and_nodes()
         if node == local:
             return pmxcfs.vzdump_conf_path(self.state.root, self.vzdump_conf)
         return os.path.join(self.state.root, "node-etc", node, "vzdump.conf")

@@ -55,6 +55,11 @@ class FakePveTest(fakes_testlib.FakeTestCase):
                             "--tokens", self.tokens], self.folder)
         self.addCleanup(self.server.stop)
 
+    def second_folder(self, name):
+        folder = os.path.join(self.folder, name)
+        os.makedirs(folder)
+        return folder
+
     def write_tokens(self, tokens):
         with open(self.tokens, "w", encoding="utf-8") as f:
             json.dump(tokens, f)
@@ -158,6 +163,25 @@ class FakePveTest(fakes_testlib.FakeTestCase):
                          "/other/hook")
         self.assertEqual(self.get("/nodes/pve3/vzdump/defaults").status, 595)
         self.assertEqual(self.get("/nodes/pve9/vzdump/defaults").status, 500)
+
+    def test_the_node_a_fake_answers_for_is_its_own_even_in_a_shared_tree(self):
+        # Fakes of several nodes on one tree share .members, whose nodename
+        # is one of them; pmxcfs shows each node its own. --node says which.
+        subprocess.run([sys.executable, os.path.join(fakes_testlib.HERE, "pmxcfs.py"),
+                        "members", "--root", self.root, "--cluster", "c1",
+                        "--nodes", "pve1,pve2"], check=True)
+        own_conf = os.path.join(self.folder, "pve2-vzdump.conf")
+        with open(own_conf, "w", encoding="utf-8") as f:
+            f.write("script: /var/lib/vz/snippets/hook.sh\n")
+        self.write_conf("script: /not/this/one\n", node="pve2")
+        pve2 = fakes_testlib.Server(
+            "fake_pve.py", ["--root", self.root, "--cert", self.cert, "--key", self.key,
+                            "--tokens", self.tokens, "--node", "pve2",
+                            "--vzdump-conf", own_conf], self.second_folder("pve2"))
+        self.addCleanup(pve2.stop)
+        answer = pve2.request("GET", "/api2/json/nodes/pve2/vzdump/defaults",
+                              token_header(TOKEN, SECRET))
+        self.assertEqual(answer.json()["data"]["script"], "/var/lib/vz/snippets/hook.sh")
 
     def pvesh(self, *args):
         return subprocess.run([sys.executable, os.path.join(fakes_testlib.HERE, "fake_pvesh.py"),

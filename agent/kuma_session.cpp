@@ -81,7 +81,13 @@ KumaSessionCheck CheckKumaSession(const Config& config, bool synced) {
   if (admin) admin->LoginByToken(session, &error);
   if (error.kind == KumaAdminError::Kind::kNone) {
     const std::string user = KumaSessionUser(session);
-    return {Level::kOk, "valid (user " + (user.empty() ? "unknown" : user) + ")", ""};
+    KumaSessionCheck check(Level::kOk, "valid (user " + (user.empty() ? "unknown" : user) + ")",
+                           "");
+    if (synced && !admin->MonitorList(&check.monitors, &error)) {
+      check.monitors = nullptr;
+      check.message += "; Kuma's monitor list cannot be read: " + error.message;
+    }
+    return check;
   }
   if (error.kind == KumaAdminError::Kind::kSessionRejected) {
     return {Level::kFail,

@@ -430,7 +430,8 @@ const std::vector<VerifyCheck>& VerifyChecks() {
       CheckPveApi, CheckOtherJobReaders, CheckHookScript,                    // PVE's jobs
       CheckPlacement, CheckJobHooks, CheckLegacyKeys,                        // the hook
       CheckGuestPlacement, CheckMonitorsFile, CheckMonitors, CheckReplacedHooks,  // monitors
-      CheckKuma, CheckKumaSessionLine, CheckUnits, CheckServiceRun,          // Kuma, units
+      CheckKuma, CheckKumaSessionLine, CheckMonitorsInKuma,                  // Kuma
+      CheckUnits, CheckServiceRun,                                           // units
       CheckNodeMonitor, CheckHeartbeatInterval,
       CheckSpool, CheckLastPushes,  // what is owed, what was pushed
   };

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/core/config.h"
 #include "agent/guard_node.h"
 #include "agent/pve_access.h"
@@ -60,6 +62,7 @@ struct VerifyContext {
   std::vector<Guest> guests;
   bool guests_placed = false;                   // the guests could be read
   std::map<std::string, Placement> placements;  // by job id, once the guests are read
+  nlohmann::json kuma_monitors;                 // Kuma's monitorList, read with the session
 };
 
 // Loads the configuration at CONFIG_PATH and opens the ways to PVE. When
@@ -77,6 +80,7 @@ const std::vector<VerifyCheck>& VerifyChecks();
 // (verify_checks_service.cpp); VerifyChecks() lists them after PVE's.
 void CheckKuma(VerifyContext* context, CheckResults* results);
 void CheckKumaSessionLine(VerifyContext* context, CheckResults* results);
+void CheckMonitorsInKuma(VerifyContext* context, CheckResults* results);
 void CheckUnits(VerifyContext* context, CheckResults* results);
 void CheckServiceRun(VerifyContext* context, CheckResults* results);
 void CheckNodeMonitor(VerifyContext* context, CheckResults* results);

@@ -63,6 +63,71 @@ void CheckKumaSessionLine(VerifyContext* context, CheckResults* results) {
                : session.level == Level::kWarn ? Status::kWarn
                                                : Status::kFail,
                session.message, session.fix);
+  context->kuma_monitors = session.monitors;
+}
+
+namespace {
+
+// What is wrong with the monitor ID of the monitors file in Kuma's list, or
+// "" when it exists, runs and has TOKEN.
+std::string MonitorProblem(const nlohmann::json& kuma, int id, const std::string& token,
+                           std::string* fix) {
+  const std::string key = std::to_string(id);
+  const auto found = kuma.find(key);
+  if (found == kuma.end() || !found->is_object()) {
+    *fix = "run `pbk-agent kuma sync`: it makes the monitor again";
+    return "monitor " + key + " is not in Kuma (deleted there?): pushes with its token get 404";
+  }
+  std::string name;
+  bool active = true;
+  std::string kuma_token;
+  for (const auto& [field, value] : found->items()) {
+    if (field == "name" && value.is_string()) name = value.get<std::string>();
+    if (field == "active") active = !(value == false || value == 0);
+    if (field == "pushToken" && value.is_string()) kuma_token = value.get<std::string>();
+  }
+  if (!active) {
+    *fix = "resume it in Kuma";
+    return "monitor " + key + " " + Quote(name) + " is paused in Kuma: it never alarms";
+  }
+  if (kuma_token != token) {
+    *fix = "run `pbk-agent kuma sync`: it takes Kuma's token into the monitors file";
+    return "monitor " + key + " " + Quote(name) +
+           " has another push token in Kuma than in the monitors file: pushes are lost";
+  }
+  return "";
+}
+
+}  // namespace
+
+// This node's monitors of the monitors file, as Kuma has them (with a
+// valid session): each exists, runs, and has the token the hook sends.
+void CheckMonitorsInKuma(VerifyContext* context, CheckResults* results) {
+  const nlohmann::json& kuma = context->kuma_monitors;
+  const std::string& node = context->config.node;
+  if (!kuma.is_object() || !context->has_monitors_file || node.empty()) return;
+  const MonitorsFile& file = context->monitors_file;
+  int fine = 0;
+  auto check = [&](const std::string& name, const PushMonitorEntry& entry) {
+    std::string fix;
+    const std::string problem = MonitorProblem(kuma, entry.monitor_id, entry.push_token, &fix);
+    if (problem.empty()) {
+      ++fine;
+    } else {
+      results->Add("in Kuma: " + name, Status::kFail, problem, fix);
+    }
+  };
+  for (const auto& [key, job] : file.jobs) {
+    const auto here = job.nodes.find(node);
+    if (here != job.nodes.end()) check(job.name + " @ " + node, here->second);
+  }
+  const auto own = file.node_monitors.find(node);
+  if (own != file.node_monitors.end()) check("pbk-agent @ " + node, own->second);
+  if (fine > 0) {
+    results->Add("monitors in Kuma", Status::kOk,
+                 std::to_string(fine) + " of this node's monitors exist, run and have the "
+                 "monitors file's tokens");
+  }
 }
 
 // The path and timer units: enabled and active.

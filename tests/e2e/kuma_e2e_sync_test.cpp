@@ -528,6 +528,31 @@ TEST_F(KumaSyncE2eTest, D_VerifyNamesTheSessionAndTheSyncToRun) {
   checks = Verify();
   EXPECT_EQ(Str(Check(checks, "monitor backup-here"), "status"), "OK") << checks.dump(1);
   EXPECT_EQ(Str(Check(checks, "monitors file"), "status"), "OK") << checks.dump(1);
+  EXPECT_EQ(Str(Check(checks, "monitors in Kuma"), "status"), "OK") << checks.dump(1);
+
+  // A monitor of this node paused in Kuma never alarms: a FAIL naming it,
+  // until it runs again.
+  const json here = Ours(Monitors(), "backup-here@pve1");
+  ASSERT_TRUE(here.is_object());
+  const int64_t here_id = At(here, "id").get<int64_t>();
+  auto pause = [here_id](bool paused) {
+    auto admin = Admin();
+    ASSERT_TRUE(admin);
+    KumaAdminError error;
+    ASSERT_TRUE(paused ? admin->PauseMonitor(here_id, &error) : admin->ResumeMonitor(here_id, &error))
+        << error.message;
+  };
+  pause(true);
+  checks = Verify();
+  const json paused = Check(checks, "in Kuma: backup-here @ pve1");
+  EXPECT_EQ(Str(paused, "status"), "FAIL") << checks.dump(1);
+  EXPECT_TRUE(Contains(Str(paused, "message"), "is paused in Kuma: it never alarms"))
+      << paused.dump();
+  EXPECT_EQ(Str(paused, "fix"), "resume it in Kuma");
+  pause(false);
+  checks = Verify();
+  EXPECT_TRUE(Check(checks, "in Kuma: backup-here @ pve1").is_null()) << checks.dump(1);
+  EXPECT_EQ(Str(Check(checks, "monitors in Kuma"), "status"), "OK") << checks.dump(1);
 
   // A session Kuma does not take (signed with another secret).
   const std::string session = ReadText(session_file());

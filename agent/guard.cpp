@@ -98,24 +98,83 @@ std::map<std::string, std::string> ReplacedScripts(const std::string& path) {
   return out;
 }
 
-GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>& readers,
-                     JobWriter* writer) {
-  GuardResult result;
+namespace {
+
+// The first of READERS that lists the jobs, into *JOBS; null when none does.
+JobReader* ReadJobs(const std::vector<JobReader*>& readers, std::vector<BackupJob>* jobs,
+                    GuardResult* result) {
+  for (JobReader* candidate : readers) {
+    std::string err;
+    ++result->lists;
+    if (candidate->List(jobs, &err)) return candidate;
+    result->notes.push_back("reading the jobs through " + candidate->Name() + " failed: " + err);
+  }
+  return nullptr;
+}
+
+// Makes, through WRITER, the changes the decisions on *JOBS call for, and
+// reads the list back; *PROBLEMS gets why a job was not changed.
+void ChangeJobs(const GuardOptions& options, JobReader* reader, JobWriter* writer,
+                std::vector<BackupJob>* jobs, GuardResult* result,
+                std::map<std::string, std::string>* problems) {
   const PlacementInputs in = ToPlacementInputs(options);
   auto decide = [&](const BackupJob& job) {
     return DecideJob(in, job, options.node_default_ours);
   };
-  std::vector<BackupJob> jobs;
-  JobReader* reader = nullptr;
-  for (JobReader* candidate : readers) {
+  std::set<std::string> given_up;
+  // Each change of a legacy job renumbers the others, so the list is read
+  // again after it; the budget ends any loop a misbehaving PVE could cause.
+  int budget = 2 * static_cast<int>(jobs->size()) + 2;
+  bool changed_since_read = false;
+  while (budget-- > 0) {
+    auto next = std::find_if(jobs->begin(), jobs->end(), [&](const BackupJob& job) {
+      return given_up.count(job.id) == 0 && NeedsWrite(decide(job));
+    });
+    if (next == jobs->end()) break;
+    BackupJob job = *next;
+    const JobDecision decision = decide(job);
+    const std::string script =
+        decision.action == JobAction::kSetHook ? options.hook_script : std::string();
     std::string err;
-    ++result.lists;
-    if (candidate->List(&jobs, &err)) {
-      reader = candidate;
-      break;
+    if (writer == nullptr) {
+      err = "no way to change jobs (pvesh is not available)";
+    } else if (!writer->Usable(&err) || !writer->CanWrite(job, &err)) {
+    } else if (writer->SetScript(job, script, &err)) {
+      result->changes.push_back(
+          {job.id, job.script, script, job.IsLegacy(), decision.loud, decision.why});
+      changed_since_read = true;
+      next->script = script;
+      if (job.IsLegacy()) {
+        ++result->lists;
+        if (!reader->List(jobs, &err)) {
+          result->errors.push_back("reading the jobs again after changing legacy job " + job.id +
+                                   " failed: " + err);
+          break;
+        }
+        changed_since_read = false;
+      }
+      continue;
     }
-    result.notes.push_back("reading the jobs through " + candidate->Name() + " failed: " + err);
+    (*problems)[job.id] = err;
+    given_up.insert(job.id);
   }
+  // Read back what PVE now says; the writes are checked, not assumed.
+  if (changed_since_read || !result->changes.empty()) {
+    std::string err;
+    ++result->lists;
+    if (!reader->List(jobs, &err)) {
+      result->errors.push_back("reading the jobs back after the changes failed: " + err);
+    }
+  }
+}
+
+}  // namespace
+
+GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>& readers,
+                     JobWriter* writer) {
+  GuardResult result;
+  std::vector<BackupJob> jobs;
+  JobReader* reader = ReadJobs(readers, &jobs, &result);
   if (reader == nullptr) {
     result.errors.push_back("no way to read the backup jobs worked");
     return result;
@@ -124,57 +183,12 @@ GuardResult RunGuard(const GuardOptions& options, const std::vector<JobReader*>&
   result.source = reader->Name();
 
   std::map<std::string, std::string> problems;  // job id -> why it was not fixed
-  if (!options.dry_run) {
-    std::set<std::string> given_up;
-    // Each change of a legacy job renumbers the others, so the list is read
-    // again after it; the budget ends any loop a misbehaving PVE could cause.
-    int budget = 2 * static_cast<int>(jobs.size()) + 2;
-    bool changed_since_read = false;
-    while (budget-- > 0) {
-      auto next = std::find_if(jobs.begin(), jobs.end(), [&](const BackupJob& job) {
-        return given_up.count(job.id) == 0 && NeedsWrite(decide(job));
-      });
-      if (next == jobs.end()) break;
-      BackupJob job = *next;
-      const JobDecision decision = decide(job);
-      const std::string script =
-          decision.action == JobAction::kSetHook ? options.hook_script : std::string();
-      std::string err;
-      if (writer == nullptr) {
-        err = "no way to change jobs (pvesh is not available)";
-      } else if (!writer->Usable(&err) || !writer->CanWrite(job, &err)) {
-      } else if (writer->SetScript(job, script, &err)) {
-        result.changes.push_back(
-            {job.id, job.script, script, job.IsLegacy(), decision.loud, decision.why});
-        changed_since_read = true;
-        next->script = script;
-        if (job.IsLegacy()) {
-          ++result.lists;
-          if (!reader->List(&jobs, &err)) {
-            result.errors.push_back("reading the jobs again after changing legacy job " +
-                                    job.id + " failed: " + err);
-            break;
-          }
-          changed_since_read = false;
-        }
-        continue;
-      }
-      problems[job.id] = err;
-      given_up.insert(job.id);
-    }
-    // Read back what PVE now says; the writes are checked, not assumed.
-    if (changed_since_read || !result.changes.empty()) {
-      std::string err;
-      ++result.lists;
-      if (!reader->List(&jobs, &err)) {
-        result.errors.push_back("reading the jobs back after the changes failed: " + err);
-      }
-    }
-  }
+  if (!options.dry_run) ChangeJobs(options, reader, writer, &jobs, &result, &problems);
 
+  const PlacementInputs in = ToPlacementInputs(options);
   for (const auto& job : jobs) {
     auto problem = problems.find(job.id);
-    result.jobs.push_back(StateOf(options, job, decide(job),
+    result.jobs.push_back(StateOf(options, job, DecideJob(in, job, options.node_default_ours),
                                   problem != problems.end() ? problem->second : ""));
   }
   // A legacy job that could not be fixed may have a new id by now.

@@ -198,6 +198,16 @@ class Judge {
   JobStatus Run();
 
  private:
+  // Reads the job's schedule into event_; false with *error when it does not parse.
+  bool ReadSchedule(std::string* error);
+  // The job's state while a run of it is going on, if one is.
+  std::optional<JobStatus> WhileRunning() const;
+  // kMissed when the run due after the last start did not start in time;
+  // notes a run due but still within the grace.
+  std::optional<JobStatus> Missed();
+  // The state by the newest thing that happened to the job.
+  JobStatus ByNewestEvent() const;
+
   JobStatus Make(JobState state, bool up, const std::string& message) const {
     JobStatus status;
     status.state = state;
@@ -243,6 +253,8 @@ class Judge {
   int64_t last_start_ = 0;
   std::optional<int64_t> next_run_;
   std::optional<int64_t> pending_;  // due, not started, still within the grace
+  bool scheduled_ = false;
+  CalendarEvent event_;
 };
 
 bool Judge::RunsHere(std::string* why) const {
@@ -270,16 +282,30 @@ JobStatus Judge::Run() {
   last_start_ = std::max({record_start_, facts_.scheduler.LastStart().value_or(0),
                           Observed(std::max(record_start_,
                                             facts_.scheduler.LastStart().value_or(0)))});
-  CalendarEvent event;
   std::string schedule_error;
-  const bool scheduled = !job.schedule.empty();
-  if (scheduled && !ParseCalendarEvent(job.schedule, &event, &schedule_error)) {
+  if (!ReadSchedule(&schedule_error)) {
     return Make(JobState::kUnknown, false,
                 "cannot tell when the job is due: " + schedule_error);
   }
-  if (job.IsLegacy()) event.skipped_time = SkippedTimeRule::kRunAfterJump;
-  if (scheduled) next_run_ = NextRun(event, now_);
+  if (auto running = WhileRunning()) return *running;
+  std::string elsewhere;
+  if (!RunsHere(&elsewhere)) {
+    return Make(JobState::kNotHere, true, "nothing to back up on this node: " + elsewhere);
+  }
+  if (auto missed = Missed()) return *missed;
+  return ByNewestEvent();
+}
 
+bool Judge::ReadSchedule(std::string* error) {
+  const BackupJob& job = *facts_.job;
+  scheduled_ = !job.schedule.empty();
+  if (scheduled_ && !ParseCalendarEvent(job.schedule, &event_, error)) return false;
+  if (job.IsLegacy()) event_.skipped_time = SkippedTimeRule::kRunAfterJump;
+  if (scheduled_) next_run_ = NextRun(event_, now_);
+  return true;
+}
+
+std::optional<JobStatus> Judge::WhileRunning() const {
   if (facts_.running != nullptr) {
     // A run that was missed before this one began stays the news until
     // this one ends.
@@ -293,7 +319,7 @@ JobStatus Judge::Run() {
                                          facts_.scheduler.LastStart().value_or(0)));
     }
     before = std::max(before, Observed(before));
-    const std::optional<int64_t> due = scheduled ? NextRun(event, before) : std::nullopt;
+    const std::optional<int64_t> due = scheduled_ ? NextRun(event_, before) : std::nullopt;
     const bool missed = due && *due + grace_ <= running_start;
     std::string previous = last_ended_ != nullptr
                                ? "; " + LastRunWords(last_ended_, facts_.scheduler)
@@ -311,24 +337,24 @@ JobStatus Judge::Run() {
                 "running since " + Time(facts_.scheduler.upid_start) + " (started by the "
                 "scheduler); " + LastRunWords(last_ended_, facts_.scheduler));
   }
+  return std::nullopt;
+}
 
-  std::string elsewhere;
-  if (!RunsHere(&elsewhere)) {
-    return Make(JobState::kNotHere, true, "nothing to back up on this node: " + elsewhere);
+std::optional<JobStatus> Judge::Missed() {
+  if (!scheduled_) return std::nullopt;
+  const std::optional<int64_t> due = NextRun(event_, last_start_);
+  if (due && now_ >= *due + grace_) {
+    JobStatus status = Make(JobState::kMissed, false,
+                            "run due " + Time(*due) + " did not start (" +
+                                LastRunWords(last_ended_, facts_.scheduler) + ")");
+    status.due = due;
+    return status;
   }
-  if (scheduled) {
-    const std::optional<int64_t> due = NextRun(event, last_start_);
-    if (due && now_ >= *due + grace_) {
-      JobStatus status = Make(JobState::kMissed, false,
-                              "run due " + Time(*due) + " did not start (" +
-                                  LastRunWords(last_ended_, facts_.scheduler) + ")");
-      status.due = due;
-      return status;
-    }
-    if (due && now_ >= *due) pending_ = due;
-  }
+  if (due && now_ >= *due) pending_ = due;
+  return std::nullopt;
+}
 
-  // The newest thing that happened to the job decides.
+JobStatus Judge::ByNewestEvent() const {
   const SchedulerState& scheduler = facts_.scheduler;
   if (!scheduler.upid.empty() && scheduler.upid_start > record_start_ &&
       !SawUpid(scheduler.upid) && facts_.observed_first_sighting && facts_.observed_change &&

@@ -212,6 +212,37 @@ bool GiveUp(const StateLayout& state, const SpooledPush& entry, std::string* err
   return RenameDurably(entry.path, state.FailedEntryFor(entry.path), err);
 }
 
+// An entry Kuma did not take: given up on (moved to spool/failed/) when Kuma
+// refused it for good and it is old enough, else kept with the attempt noted.
+// True when it was given up on.
+bool NoteNotDelivered(const StateLayout& state, const std::string& job_id,
+                      const std::string& err, bool permanent, SpooledPush* entry_pointer,
+                      FlushReport* report) {
+  SpooledPush& entry = *entry_pointer;
+  entry.attempts += 1;
+  entry.last_error = err;
+  if (permanent && NowMs() - entry.created_ms >= kGiveUpAfterMs) {
+    std::string move_err;
+    if (GiveUp(state, entry, &move_err)) {
+      ++report->given_up;
+      report->errors.push_back("job " + job_id + ": push spooled " +
+                               FormatLocalTime(entry.created_ms) + " can never be delivered (" +
+                               err + "); moved to " + state.FailedDir() + "/ for you to inspect");
+      return true;
+    }
+    report->errors.push_back(move_err);
+  }
+  ++report->failed;
+  report->errors.push_back("job " + job_id + ": push spooled " +
+                           FormatLocalTime(entry.created_ms) + " not delivered: " + err);
+  std::string write_err;
+  // The entry is rewritten under its lock; on failure the old one stays.
+  if (!WriteFileAtomic(entry.path, SerializeSpooledPush(entry), &write_err)) {
+    report->errors.push_back(write_err);
+  }
+  return false;
+}
+
 // Delivers the entries of one job, oldest first, with the job's lock held.
 void FlushJob(const StateLayout& state, std::vector<SpooledPush*>& entries,
               const PushFunction& push_function, const AfterDelivery& after, bool* kuma_unreachable,
@@ -263,28 +294,9 @@ void FlushJob(const StateLayout& state, std::vector<SpooledPush*>& entries,
                               FormatLocalTime(entry.created_ms) + " (marked late)");
       continue;
     }
-    entry.attempts += 1;
-    entry.last_error = err;
-    if (permanent && NowMs() - entry.created_ms >= kGiveUpAfterMs) {
-      std::string move_err;
-      if (GiveUp(state, entry, &move_err)) {
-        ++report->given_up;
-        report->errors.push_back("job " + job_id + ": push spooled " +
-                                 FormatLocalTime(entry.created_ms) + " can never be delivered (" +
-                                 err + "); moved to " + state.FailedDir() + "/ for you to inspect");
-        continue;
-      }
-      report->errors.push_back(move_err);
+    if (!NoteNotDelivered(state, job_id, err, permanent, &entry, report)) {
+      *kuma_unreachable = transport_failed;
     }
-    ++report->failed;
-    report->errors.push_back("job " + job_id + ": push spooled " +
-                             FormatLocalTime(entry.created_ms) + " not delivered: " + err);
-    std::string write_err;
-    // The entry is rewritten under its lock; on failure the old one stays.
-    if (!WriteFileAtomic(entry.path, SerializeSpooledPush(entry), &write_err)) {
-      report->errors.push_back(write_err);
-    }
-    *kuma_unreachable = transport_failed;
   }
   if (delivered > 0 && after && !*kuma_unreachable) {
     std::string err;

@@ -179,6 +179,19 @@ void LogResult(const GuardResult& result, const NodeSetup& node, const Config& c
   }
 }
 
+// The node default is checked as PVE sees it, not assumed from the write.
+void CheckNodeDefaultInPve(const Config& config, const PveAccess& pve, NodeSetup* node) {
+  bool ours = false;
+  std::string how, err;
+  if (!CheckNodeDefault(config, pve.rest.get(), &ours, &how, &err)) {
+    node->errors.push_back("checking the node default: " + err);
+  } else if (!ours) {
+    node->errors.push_back("the node default is not our hook according to " + how);
+  } else {
+    spdlog::debug("node default checked through {}", how);
+  }
+}
+
 // The API answered exactly what the last clean run read, and nothing the
 // decisions depend on changed: nothing to do. The job cache that run wrote
 // must still be there (the hook and refresh read it).
@@ -198,15 +211,7 @@ bool SameAsLastCleanRun(const Config& config, const std::string& digest, const N
 int FinishUnchanged(const Config& config, NodeSetup* node, const PveAccess& pve) {
   for (const auto& note : pve.notes) spdlog::warn("{}", note);
   for (const auto& note : node->notes) spdlog::warn("{}", note);
-  if (config.guard.placement == HookPlacement::kNode) {
-    bool ours = false;
-    std::string how, err;
-    if (!CheckNodeDefault(config, pve.rest.get(), &ours, &how, &err)) {
-      node->errors.push_back("checking the node default: " + err);
-    } else if (!ours) {
-      node->errors.push_back("the node default is not our hook according to " + how);
-    }
-  }
+  if (config.guard.placement == HookPlacement::kNode) CheckNodeDefaultInPve(config, pve, node);
   if (node->mark_written) {
     spdlog::info("node {} marked in {}", node->members.local,
                  NodeMarkPath(config.paths.pve_dir, node->members.local));
@@ -220,6 +225,49 @@ int FinishUnchanged(const Config& config, NodeSetup* node, const PveAccess& pve)
                memo.excluded > 0 ? ", " + std::to_string(memo.excluded) + " excluded" : "");
   spdlog::debug("the job list is the one the last clean run read: not parsed again");
   return node->errors.empty() ? kExitOk : kExitProblem;
+}
+
+// --release: the hook taken off this node for the package's removal.
+int ReleaseForRemoval(const Config& config) {
+  std::vector<std::string> done;
+  std::string err;
+  if (!ReleaseNode(config, /*remove_mark=*/false, &done, &err)) {
+    spdlog::error("{}", err);
+    return kExitProblem;
+  }
+  for (const auto& line : done) spdlog::info("{}", line);
+  return kExitOk;
+}
+
+// Caches the job list the run ended with (the hook and refresh read it),
+// after warning about configured legacy ids PVE renumbered since the last.
+void CacheJobs(const Config& config, const StateLayout& state, GuardResult* result) {
+  const std::string cache_path = state.JobCache();
+  JobCache cached;
+  bool cached_exists = false;
+  std::string cache_err, err;
+  if (LoadJobCache(cache_path, &cached, &cached_exists, &cache_err) && cached_exists) {
+    LogMovedIds(config, result->final_jobs, cached);
+  }
+  JobCache cache{NowMs(), result->source, config.node, result->final_jobs,
+                 result->final_document};
+  if (!SaveJobCache(cache_path, cache, &err)) {
+    result->errors.push_back("caching the job list: " + err);
+  }
+}
+
+// Only a clean run through REST is remembered: it is what the next run
+// compares its answer with.
+void RememberIfClean(const StateLayout& state, const std::string& digest,
+                     const GuardResult& result, const NodeSetup& node, bool log_failed) {
+  const bool clean = !digest.empty() && result.source == "rest" && result.Ok() &&
+                     result.changes.empty() && node.errors.empty() && !log_failed;
+  GuardMemo memo{digest, static_cast<int>(result.jobs.size()), 0};
+  for (const auto& job : result.jobs) memo.excluded += job.excluded ? 1 : 0;
+  std::string err;
+  if (!clean || !SaveGuardMemo(state.GuardClean(), memo, &err)) {
+    ForgetGuardMemo(state.GuardClean());
+  }
 }
 
 }  // namespace
@@ -244,15 +292,7 @@ int CmdGuard(const Invocation& invocation) {
     spdlog::error("{}", err);
     return kExitProblem;
   }
-  if (flags.count("--release") > 0) {
-    std::vector<std::string> done;
-    if (!ReleaseNode(config, /*remove_mark=*/false, &done, &err)) {
-      spdlog::error("{}", err);
-      return kExitProblem;
-    }
-    for (const auto& line : done) spdlog::info("{}", line);
-    return kExitOk;
-  }
+  if (flags.count("--release") > 0) return ReleaseForRemoval(config);
 
   PveAccess pve;
   if (!OpenPveAccessForCommand(config, &pve)) return kExitUsage;
@@ -271,47 +311,14 @@ int CmdGuard(const Invocation& invocation) {
   result.notes.insert(result.notes.end(), node.notes.begin(), node.notes.end());
   for (const auto& warning : pve.files->warnings()) result.notes.push_back(warning);
 
-  // The node default is checked as PVE sees it, not assumed from the write.
   if (config.guard.placement == HookPlacement::kNode && !dry_run && node.errors.empty()) {
-    bool ours = false;
-    std::string how;
-    if (!CheckNodeDefault(config, pve.rest.get(), &ours, &how, &err)) {
-      node.errors.push_back("checking the node default: " + err);
-    } else if (!ours) {
-      node.errors.push_back("the node default is not our hook according to " + how);
-    } else {
-      spdlog::debug("node default checked through {}", how);
-    }
+    CheckNodeDefaultInPve(config, pve, &node);
   }
-
-  if (result.read_ok && !dry_run) {
-    const std::string cache_path = state.JobCache();
-    JobCache cached;
-    bool cached_exists = false;
-    std::string cache_err;
-    if (LoadJobCache(cache_path, &cached, &cached_exists, &cache_err) && cached_exists) {
-      LogMovedIds(config, result.final_jobs, cached);
-    }
-    JobCache cache{NowMs(), result.source, config.node, result.final_jobs,
-                   result.final_document};
-    if (!SaveJobCache(cache_path, cache, &err)) {
-      result.errors.push_back("caching the job list: " + err);
-    }
-  }
+  if (result.read_ok && !dry_run) CacheJobs(config, state, &result);
 
   bool log_failed = false;
   LogResult(result, node, config, dry_run, &log_failed);
-  if (!dry_run) {
-    // Only a clean run through REST is remembered: it is what the next run
-    // compares its answer with.
-    const bool clean = !digest.empty() && result.source == "rest" && result.Ok() &&
-                       result.changes.empty() && node.errors.empty() && !log_failed;
-    GuardMemo memo{digest, static_cast<int>(result.jobs.size()), 0};
-    for (const auto& job : result.jobs) memo.excluded += job.excluded ? 1 : 0;
-    if (!clean || !SaveGuardMemo(state.GuardClean(), memo, &err)) {
-      ForgetGuardMemo(state.GuardClean());
-    }
-  }
+  if (!dry_run) RememberIfClean(state, digest, result, node, log_failed);
   if (as_json) {
     std::printf("%s\n", Redact(ResultJson(result, node, config, dry_run).dump(2)).c_str());
   }

@@ -206,6 +206,12 @@ class CalendarParser {
     return true;
   }
   bool ParseList(ValueList* list, std::string* detail);
+  // After FIRST and its '-': the rest of a date, YEARS-MONTHS-DAYS or
+  // MONTHS-DAYS.
+  bool ParseDate(const ValueList& first, CalendarEvent* event, std::string* detail);
+  // A time: HOURS:MINUTES[:SECONDS] with FIRST the hours, or FIRST the
+  // minutes alone (of every hour).
+  bool ParseTime(const ValueList& first, CalendarEvent* event, std::string* detail);
   // What was found where WHAT was expected; WHERE says after which part.
   std::string Unexpected(const char* where, const char* what) const {
     if (Rest().empty()) {
@@ -340,17 +346,8 @@ bool CalendarParser::ParseList(ValueList* list, std::string* detail) {
   return true;
 }
 
-bool CalendarParser::Parse(CalendarEvent* event, std::string* detail) {
-  *event = CalendarEvent();
-  bool has_weekdays = false;
-  if (IsAlpha(Peek())) {
-    if (!ParseWeekdays(&event->weekdays, detail)) return false;
-    has_weekdays = true;
-    SkipBlanks();
-  } else {
-    event->weekdays.set();
-  }
-  // Every day, at 00:00:00, until a date or a time says otherwise.
+// Every day, at 00:00:00, until a date or a time says otherwise.
+void SetEveryDayAtMidnight(CalendarEvent* event) {
   event->days.set();
   event->days.reset(0);
   event->months.set();
@@ -361,6 +358,19 @@ bool CalendarParser::Parse(CalendarEvent* event, std::string* detail) {
   event->minutes.set(0);
   event->seconds.reset();
   event->seconds.set(0);
+}
+
+bool CalendarParser::Parse(CalendarEvent* event, std::string* detail) {
+  *event = CalendarEvent();
+  bool has_weekdays = false;
+  if (IsAlpha(Peek())) {
+    if (!ParseWeekdays(&event->weekdays, detail)) return false;
+    has_weekdays = true;
+    SkipBlanks();
+  } else {
+    event->weekdays.set();
+  }
+  SetEveryDayAtMidnight(event);
   if (AtEnd()) return true;
 
   if (!IsDigit(Peek()) && Peek() != '*') {
@@ -371,26 +381,8 @@ bool CalendarParser::Parse(CalendarEvent* event, std::string* detail) {
   ValueList first;
   if (!ParseList(&first, detail)) return false;
   if (Peek() == '-') {
-    // A date: YEARS-MONTHS-DAYS or MONTHS-DAYS.
     ++pos_;
-    ValueList second, third;
-    if (!ParseList(&second, detail)) return false;
-    bool has_year = false;
-    if (Peek() == '-') {
-      ++pos_;
-      if (!ParseList(&third, detail)) return false;
-      has_year = true;
-    }
-    const ValueList& months = has_year ? second : first;
-    const ValueList& days = has_year ? third : second;
-    if (has_year && !(first.star && !first.star_step)) {
-      if (!Resolve(first, schedule_text::kYearField, CalendarEvent::kFirstYear, &event->years, detail)) {
-        return false;
-      }
-      event->any_year = false;
-    }
-    if (!Resolve(months, schedule_text::kMonthField, 0, &event->months, detail)) return false;
-    if (!Resolve(days, schedule_text::kDayField, 0, &event->days, detail)) return false;
+    if (!ParseDate(first, event, detail)) return false;
     SkipBlanks();
     if (AtEnd()) return true;
     if (!IsDigit(Peek()) && Peek() != '*') {
@@ -399,26 +391,53 @@ bool CalendarParser::Parse(CalendarEvent* event, std::string* detail) {
     }
     if (!ParseList(&first, detail)) return false;
   }
-  // A time: HOURS:MINUTES[:SECONDS], or MINUTES alone (of every hour).
-  if (Peek() == ':') {
-    ++pos_;
-    ValueList minutes;
-    if (!ParseList(&minutes, detail)) return false;
-    if (!Resolve(first, schedule_text::kHourField, 0, &event->hours, detail)) return false;
-    if (!Resolve(minutes, schedule_text::kMinuteField, 0, &event->minutes, detail)) return false;
-    if (Peek() == ':') {
-      ++pos_;
-      ValueList seconds;
-      if (!ParseList(&seconds, detail)) return false;
-      if (!Resolve(seconds, schedule_text::kSecondField, 0, &event->seconds, detail)) return false;
-    }
-  } else {
-    event->hours.set();
-    if (!Resolve(first, schedule_text::kMinuteField, 0, &event->minutes, detail)) return false;
-  }
+  if (!ParseTime(first, event, detail)) return false;
   if (!AtEnd()) {
     *detail = Unexpected(" after the time", "the end: the time comes last");
     return false;
+  }
+  return true;
+}
+
+bool CalendarParser::ParseDate(const ValueList& first, CalendarEvent* event,
+                               std::string* detail) {
+  ValueList second, third;
+  if (!ParseList(&second, detail)) return false;
+  bool has_year = false;
+  if (Peek() == '-') {
+    ++pos_;
+    if (!ParseList(&third, detail)) return false;
+    has_year = true;
+  }
+  const ValueList& months = has_year ? second : first;
+  const ValueList& days = has_year ? third : second;
+  if (has_year && !(first.star && !first.star_step)) {
+    if (!Resolve(first, schedule_text::kYearField, CalendarEvent::kFirstYear, &event->years,
+                 detail)) {
+      return false;
+    }
+    event->any_year = false;
+  }
+  if (!Resolve(months, schedule_text::kMonthField, 0, &event->months, detail)) return false;
+  return Resolve(days, schedule_text::kDayField, 0, &event->days, detail);
+}
+
+bool CalendarParser::ParseTime(const ValueList& first, CalendarEvent* event,
+                               std::string* detail) {
+  if (Peek() != ':') {
+    event->hours.set();
+    return Resolve(first, schedule_text::kMinuteField, 0, &event->minutes, detail);
+  }
+  ++pos_;
+  ValueList minutes;
+  if (!ParseList(&minutes, detail)) return false;
+  if (!Resolve(first, schedule_text::kHourField, 0, &event->hours, detail)) return false;
+  if (!Resolve(minutes, schedule_text::kMinuteField, 0, &event->minutes, detail)) return false;
+  if (Peek() == ':') {
+    ++pos_;
+    ValueList seconds;
+    if (!ParseList(&seconds, detail)) return false;
+    if (!Resolve(seconds, schedule_text::kSecondField, 0, &event->seconds, detail)) return false;
   }
   return true;
 }

@@ -134,6 +134,8 @@ class CpprestHttpClient final : public HttpClient {
   // connection) unless there was an answer.
   Attempt SendOnce(const HttpRequest& request, Clock::time_point deadline);
   Channel& ChannelFor(const ServerKey& key);
+  // REQUEST as cpprestsdk sends it, with our User-Agent and Host.
+  web::http::http_request MessageFor(const HttpRequest& request) const;
 
   TlsSettings tls_;
   std::shared_ptr<const TlsPolicy> policy_;
@@ -174,6 +176,47 @@ void AwaitRelease(const Channel& channel) {
   }
 }
 
+web::http::http_request CpprestHttpClient::MessageFor(const HttpRequest& request) const {
+  web::http::http_request message(request.method);
+  message.set_request_uri(web::uri(request.target));
+  message.headers().add("User-Agent", "pbk-agent/" PBK_VERSION);
+  if (!tls_.server_name.empty()) message.headers().add("Host", tls_.server_name);
+  for (const auto& [name, value] : request.headers) message.headers().add(name, value);
+  if (!request.body.empty()) message.set_body(request.body);
+  return message;
+}
+
+// Sends MESSAGE on CLIENT; what comes back (or the failure) lands in
+// EXCHANGE, whose promise is kept in every case.
+void StartExchange(const std::shared_ptr<web::http::client::http_client>& client,
+                   web::http::http_request message, const pplx::cancellation_token& token,
+                   const std::shared_ptr<Exchange>& exchange) {
+  client->request(message, token)
+      .then([exchange](web::http::http_response answer) {
+        exchange->status = answer.status_code();
+        exchange->reason = answer.reason_phrase();
+        // A declared length past the bound is refused unread; a chunked
+        // body is checked once read (the deadline bounds its reading).
+        if (answer.headers().has(web::http::header_names::content_length) &&
+            answer.headers().content_length() > kMaxHttpBodyBytes) {
+          throw std::runtime_error(TooLarge(answer.headers().content_length()));
+        }
+        return answer.extract_utf8string(true);
+      })
+      .then([exchange, client](pplx::task<std::string> body) {
+        try {
+          exchange->body = body.get();
+          if (const size_t size = exchange->body.size(); size > kMaxHttpBodyBytes) {
+            exchange->body.clear();
+            throw std::runtime_error(TooLarge(size));
+          }
+        } catch (...) {
+          exchange->failure = std::current_exception();
+        }
+        exchange->done.set_value();
+      });
+}
+
 Attempt CpprestHttpClient::SendOnce(const HttpRequest& request, Clock::time_point deadline) {
   Attempt attempt;
   const ServerKey key{request.host, request.port, request.deadline};
@@ -193,40 +236,9 @@ Attempt CpprestHttpClient::SendOnce(const HttpRequest& request, Clock::time_poin
       report->new_connections = 0;
       report->verdict = TlsVerdict();
     }
-
-    web::http::http_request message(request.method);
-    message.set_request_uri(web::uri(request.target));
-    message.headers().add("User-Agent", "pbk-agent/" PBK_VERSION);
-    if (!tls_.server_name.empty()) message.headers().add("Host", tls_.server_name);
-    for (const auto& [name, value] : request.headers) message.headers().add(name, value);
-    if (!request.body.empty()) message.set_body(request.body);
+    web::http::http_request message = MessageFor(request);
     channel.last_request = message._get_impl();
-
-    auto client = channel.client;
-    client->request(message, cancel.get_token())
-        .then([exchange](web::http::http_response answer) {
-          exchange->status = answer.status_code();
-          exchange->reason = answer.reason_phrase();
-          // A declared length past the bound is refused unread; a chunked
-          // body is checked once read (the deadline bounds its reading).
-          if (answer.headers().has(web::http::header_names::content_length) &&
-              answer.headers().content_length() > kMaxHttpBodyBytes) {
-            throw std::runtime_error(TooLarge(answer.headers().content_length()));
-          }
-          return answer.extract_utf8string(true);
-        })
-        .then([exchange, client](pplx::task<std::string> body) {
-          try {
-            exchange->body = body.get();
-            if (const size_t size = exchange->body.size(); size > kMaxHttpBodyBytes) {
-              exchange->body.clear();
-              throw std::runtime_error(TooLarge(size));
-            }
-          } catch (...) {
-            exchange->failure = std::current_exception();
-          }
-          exchange->done.set_value();
-        });
+    StartExchange(channel.client, std::move(message), cancel.get_token(), exchange);
   } catch (const std::exception& e) {
     channels_.erase(key);
     attempt.not_sent = e.what();

@@ -5,35 +5,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <set>
-#include <tuple>
 
 #include "agent/core/text.h"
-#include "api/pve/placement.h"
-#include "api/pve/sha1.h"
+#include "agent/kuma_sync_wanted.h"
 
 namespace pbk {
 
 using nlohmann::json;
 using Kind = SyncAction::Kind;
 using TargetKind = SyncTarget::Kind;
-
-std::string SyncTarget::TagValue() const {
-  switch (kind) {
-    case TargetKind::kJobGroup: return job_key;
-    case TargetKind::kJobPush: return job_key + "@" + node;
-    case TargetKind::kNodeGroup: return "@";
-    case TargetKind::kNodePush: return "@" + node;
-  }
-  return "";
-}
-
-bool SyncTarget::operator<(const SyncTarget& other) const {
-  return std::tie(kind, job_key, node) < std::tie(other.kind, other.job_key, other.node);
-}
-
-bool SyncTarget::operator==(const SyncTarget& other) const {
-  return kind == other.kind && job_key == other.job_key && node == other.node;
-}
 
 bool SyncPlan::Changes() const {
   return std::any_of(actions.begin(), actions.end(),
@@ -57,131 +37,7 @@ std::string RandomPushToken() {
   return token;
 }
 
-std::string JobDisplayName(const BackupJob& job) {
-  if (!job.comment.empty()) return job.comment;
-  if (!job.IsLegacy()) return job.id;
-  std::string name = "vzdump.cron " + (job.schedule.empty() ? "(no schedule)" : job.schedule);
-  if (!job.storage.empty()) name += " to " + job.storage;
-  return name;
-}
-
-ClusterFacts MakeClusterFacts(const std::vector<BackupJob>& jobs, const std::vector<Guest>& guests,
-                              const std::vector<std::string>& members) {
-  ClusterFacts cluster;
-  cluster.jobs = jobs;
-  cluster.members = members;
-  GuestIndex index(guests);
-  for (const auto& job : jobs) {
-    std::vector<std::string>& nodes = cluster.runs_on[job.id];
-    for (const auto& node : members) {
-      if (PlaceJob(job, index, node).runs_here) nodes.push_back(node);
-    }
-  }
-  return cluster;
-}
-
-std::string SyncDigest(const ClusterFacts& cluster) {
-  json jobs = json::array();
-  for (const auto& job : cluster.jobs) {
-    auto runs = cluster.runs_on.find(job.id);
-    std::vector<std::string> nodes;
-    if (runs != cluster.runs_on.end()) nodes = runs->second;
-    std::sort(nodes.begin(), nodes.end());
-    jobs.push_back({JobKey(job), JobDisplayName(job), job.schedule, job.storage, nodes});
-  }
-  std::sort(jobs.begin(), jobs.end());
-  std::vector<std::string> members = cluster.members;
-  std::sort(members.begin(), members.end());
-  return Sha1Hex(json{{"jobs", jobs}, {"members", members}}.dump());
-}
-
-std::vector<std::string> MonitorsFileDrift(const ClusterFacts& cluster, const MonitorsFile& file) {
-  std::vector<std::string> lines;
-  if (file.digest == SyncDigest(cluster)) return lines;
-  std::set<std::string> keys;
-  for (const auto& job : cluster.jobs) {
-    auto runs = cluster.runs_on.find(job.id);
-    if (runs == cluster.runs_on.end() || runs->second.empty()) continue;
-    const std::string key = JobKey(job);
-    keys.insert(key);
-    auto entry = file.jobs.find(key);
-    for (const auto& node : runs->second) {
-      if (entry == file.jobs.end() || entry->second.nodes.count(node) == 0) {
-        lines.push_back("job " + JobDisplayName(job) + " runs on " + node +
-                        ", which has no monitor for it");
-      }
-    }
-    for (const auto& [node, monitor] : entry == file.jobs.end() ? decltype(entry->second.nodes)()
-                                                                 : entry->second.nodes) {
-      if (std::find(runs->second.begin(), runs->second.end(), node) == runs->second.end()) {
-        lines.push_back("job " + JobDisplayName(job) + " has a monitor on " + node +
-                        ", where it no longer runs");
-      }
-    }
-  }
-  for (const auto& [key, job] : file.jobs) {
-    if (keys.count(key) == 0) lines.push_back("monitors for job " + job.name + ", which is gone");
-  }
-  for (const auto& node : cluster.members) {
-    if (file.node_monitors.count(node) == 0) lines.push_back("member " + node + " has no node monitor");
-  }
-  if (lines.empty()) lines.push_back("the jobs' names, schedules or storages changed");
-  return lines;
-}
-
 namespace {
-
-// What one monitor of ours should be.
-struct Wanted {
-  SyncTarget target;
-  std::string name;
-  std::string type;  // "group" or "push"
-  bool has_parent = false;
-  SyncTarget parent;
-  std::string description;
-  std::string job_id;  // job targets
-};
-
-// NODE: the push monitor's node; "" for the job's group.
-std::string JobDescription(const BackupJob& job, const std::string& node = "") {
-  std::string text = "Backup job " + job.id;
-  text += job.schedule.empty() ? ", no schedule" : ", schedule " + job.schedule;
-  text += job.storage.empty() ? "" : ", storage " + job.storage;
-  text += node.empty() ? "" : ", node " + node;
-  return text + " (made by pbk-agent kuma sync)";
-}
-
-// Every monitor the cluster needs, groups before their children.
-std::vector<Wanted> WantedMonitors(const ClusterFacts& cluster) {
-  std::vector<Wanted> wanted;
-  SyncTarget node_group{TargetKind::kNodeGroup, "", ""};
-  wanted.push_back({node_group, kNodeGroupName, "group", false, {}, 
-                    "The health of every node pbk-agent runs on (made by pbk-agent kuma sync)",
-                    ""});
-  std::vector<std::string> members = cluster.members;
-  std::sort(members.begin(), members.end());
-  for (const auto& node : members) {
-    wanted.push_back({{TargetKind::kNodePush, "", node}, "pbk-agent @ " + node, "push", true,
-                      node_group, "pbk-agent's own health on node " + node +
-                                      " (made by pbk-agent kuma sync)",
-                      ""});
-  }
-  for (const auto& job : cluster.jobs) {
-    auto runs = cluster.runs_on.find(job.id);
-    if (runs == cluster.runs_on.end() || runs->second.empty()) continue;
-    const std::string key = JobKey(job);
-    const std::string name = JobDisplayName(job);
-    SyncTarget group{TargetKind::kJobGroup, key, ""};
-    wanted.push_back({group, name, "group", false, {}, JobDescription(job), job.id});
-    std::vector<std::string> nodes = runs->second;
-    std::sort(nodes.begin(), nodes.end());
-    for (const auto& node : nodes) {
-      wanted.push_back({{TargetKind::kJobPush, key, node}, name + " @ " + node, "push", true,
-                        group, JobDescription(job, node), job.id});
-    }
-  }
-  return wanted;
-}
 
 // The monitors file's id of a target, 0 when it has none.
 int FileId(const MonitorsFile& file, const SyncTarget& target) {
@@ -220,15 +76,6 @@ std::vector<std::pair<SyncTarget, int>> FileTargets(const MonitorsFile& file) {
   return targets;
 }
 
-// The reverse of SyncTarget::TagValue.
-SyncTarget TargetOfTag(const std::string& value) {
-  const size_t at = value.find('@');
-  if (value == "@") return {TargetKind::kNodeGroup, "", ""};
-  if (at == 0) return {TargetKind::kNodePush, "", value.substr(1)};
-  if (at == std::string::npos) return {TargetKind::kJobGroup, value, ""};
-  return {TargetKind::kJobPush, value.substr(0, at), value.substr(at + 1)};
-}
-
 const KumaTagValue* OwnTag(const KumaMonitor& monitor) {
   for (const auto& tag : monitor.tags) {
     if (tag.name == kOwnTagName) return &tag;
@@ -247,10 +94,10 @@ class Planner {
 
  private:
   bool ResolveNotifications(std::string* err);
-  const KumaMonitor* Find(const Wanted& wanted);
-  void Keep(const Wanted& wanted, const KumaMonitor& monitor);
-  void Add(const Wanted& wanted);
-  void Record(const Wanted& wanted, int id, const std::string& token);
+  const KumaMonitor* Find(const WantedMonitor& wanted);
+  void Keep(const WantedMonitor& wanted, const KumaMonitor& monitor);
+  void Add(const WantedMonitor& wanted);
+  void Record(const WantedMonitor& wanted, int id, const std::string& token);
   void Unneeded();
   std::string NewToken();
 
@@ -300,7 +147,7 @@ std::string Planner::NewToken() {
   std::abort();  // a token source that repeats itself a thousand times is broken
 }
 
-const KumaMonitor* Planner::Find(const Wanted& wanted) {
+const KumaMonitor* Planner::Find(const WantedMonitor& wanted) {
   const std::string type = wanted.type;
   const int file_id = FileId(file_, wanted.target);
   auto by_id = by_id_.find(file_id);
@@ -319,7 +166,7 @@ const KumaMonitor* Planner::Find(const Wanted& wanted) {
   return nullptr;
 }
 
-void Planner::Record(const Wanted& wanted, int id, const std::string& token) {
+void Planner::Record(const WantedMonitor& wanted, int id, const std::string& token) {
   MonitorsFile& file = plan_->file;
   const SyncTarget& target = wanted.target;
   switch (target.kind) {
@@ -338,7 +185,7 @@ void Planner::Record(const Wanted& wanted, int id, const std::string& token) {
   }
 }
 
-void Planner::Keep(const Wanted& wanted, const KumaMonitor& monitor) {
+void Planner::Keep(const WantedMonitor& wanted, const KumaMonitor& monitor) {
   claimed_.insert(monitor.id);
   ids_[wanted.target] = monitor.id;
   SyncAction base;
@@ -397,7 +244,7 @@ void Planner::Keep(const Wanted& wanted, const KumaMonitor& monitor) {
   Record(wanted, monitor.id, token);
 }
 
-void Planner::Add(const Wanted& wanted) {
+void Planner::Add(const WantedMonitor& wanted) {
   SyncAction add;
   add.kind = Kind::kAdd;
   add.target = wanted.target;

@@ -194,21 +194,23 @@ void CheckNodeDefaultInPve(const Config& config, const PveAccess& pve, NodeSetup
 
 // The API answered exactly what the last clean run read, and nothing the
 // decisions depend on changed: nothing to do. The job cache that run wrote
-// must still be there (the hook and refresh read it).
+// must still be there (the hook and refresh read it). *MEMO: what that run
+// left, for the summary line.
 bool SameAsLastCleanRun(const Config& config, const std::string& digest, const NodeSetup& node,
-                        const PveAccess& pve) {
+                        const PveAccess& pve, GuardMemo* memo) {
   const StateLayout state(config.paths.state_dir);
-  GuardMemo memo;
   if (node.conf_changed || !pve.files->warnings().empty() ||
-      !LoadGuardMemo(state.GuardClean(), &memo) || memo.digest != digest) {
+      !LoadGuardMemo(state.GuardClean(), memo) || memo->digest != digest) {
     return false;
   }
   return access(state.JobCache().c_str(), F_OK) == 0;
 }
 
 // The end of a run that found what the last clean one found: the node
-// default still checked through PVE, the same summary line.
-int FinishUnchanged(const Config& config, NodeSetup* node, const PveAccess& pve) {
+// default still checked through PVE, the same summary line (from MEMO, what
+// the last clean run left).
+int FinishUnchanged(const Config& config, NodeSetup* node, const PveAccess& pve,
+                    const GuardMemo& memo) {
   for (const auto& note : pve.notes) spdlog::warn("{}", note);
   for (const auto& note : node->notes) spdlog::warn("{}", note);
   if (config.guard.placement == HookPlacement::kNode) CheckNodeDefaultInPve(config, pve, node);
@@ -217,10 +219,7 @@ int FinishUnchanged(const Config& config, NodeSetup* node, const PveAccess& pve)
                  NodeMarkPath(config.paths.pve_dir, node->members.local));
   }
   for (const auto& error : node->errors) spdlog::error("{}", error);
-  const std::string memo_file = StateLayout(config.paths.state_dir).GuardClean();
-  if (!node->errors.empty()) ForgetGuardMemo(memo_file);
-  GuardMemo memo;
-  LoadGuardMemo(memo_file, &memo);
+  if (!node->errors.empty()) ForgetGuardMemo(StateLayout(config.paths.state_dir).GuardClean());
   spdlog::info("{} job(s) read through rest: 0 changed, 0 without the hook{}", memo.jobs,
                memo.excluded > 0 ? ", " + std::to_string(memo.excluded) + " excluded" : "");
   spdlog::debug("the job list is the one the last clean run read: not parsed again");
@@ -303,7 +302,10 @@ int CmdGuard(const Invocation& invocation) {
     std::string body;
     if (pve.rest->FetchJobs(&body, &err)) {
       digest = GuardDigest(body, options);
-      if (SameAsLastCleanRun(config, digest, node, pve)) return FinishUnchanged(config, &node, pve);
+      GuardMemo memo;
+      if (SameAsLastCleanRun(config, digest, node, pve, &memo)) {
+        return FinishUnchanged(config, &node, pve, memo);
+      }
     }
   }
   GuardResult result = RunGuard(options, pve.readers, pve.writer);

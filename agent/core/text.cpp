@@ -227,12 +227,14 @@ std::string FormatDuration(int64_t milliseconds) {
   return buffer;
 }
 
+// With the offset, the hour that comes twice when summer time ends reads
+// differently each time: "02:30:00 +0200", then "02:30:00 +0100".
 std::string FormatLocalTime(int64_t epoch_ms) {
   time_t seconds = static_cast<time_t>(epoch_ms / 1000);
   struct tm local {};
   localtime_r(&seconds, &local);
-  char buffer[32];
-  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &local);
+  char buffer[40];
+  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S %z", &local);
   return buffer;
 }
 

@@ -52,7 +52,7 @@ std::string OneLine(std::string_view text);
 // "2h 05m", "12m 05s", "45s", "0.4s".
 std::string FormatDuration(int64_t milliseconds);
 
-// Local time as "2026-11-23 21:14:05".
+// Local time and its UTC offset, "2026-11-23 21:14:05 +0100" (text.cpp: why).
 std::string FormatLocalTime(int64_t epoch_ms);
 
 // Wall-clock time in milliseconds since the epoch.

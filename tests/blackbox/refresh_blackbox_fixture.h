@@ -72,7 +72,7 @@ inline std::string LocalTime(int64_t epoch_seconds) {
   struct tm local {};
   localtime_r(&t, &local);
   char buffer[32];
-  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &local);
+  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S %z", &local);
   return buffer;
 }
 

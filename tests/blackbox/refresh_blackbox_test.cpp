@@ -115,7 +115,7 @@ TEST_F(RefreshStateTest, DailyJobWithoutARunForTwoDaysIsMissed) {
   // ok; pvescheduler's state file says so; nothing ran since.
   const int64_t now = NowSeconds();
   int64_t last = now - 2 * 24 * 3600;
-  if (LocalTime(last).substr(11) == "21:00:00") last -= 1;
+  if (LocalTime(last).substr(11, 8) == "21:00:00") last -= 1;
   const std::string upid = DeadUpid(last);
   WriteRefreshMemory({{kJob, "21:00"}}, now - 7 * 24 * 3600);
   WriteRunRecord(kJob, upid, last, true, "pve1: all 2 guests backed up in 5m 00s to pbs1");

@@ -119,7 +119,7 @@ inline std::string LocalTime(int64_t epoch_seconds) {
   std::tm local{};
   localtime_r(&t, &local);
   char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &local);
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S %z", &local);
   return buffer;
 }
 

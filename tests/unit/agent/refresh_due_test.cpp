@@ -32,15 +32,16 @@ TEST_F(RefreshTest, SpringForwardNightHasNoRunForADailyJobInTheSkippedHour) {
   // Sun 03:30 CEST, an hour after the 02:30 that never came: not missed.
   JobStatus status = Judge(Utc(2026, 3, 29, 1, 30));
   EXPECT_STATUS(status, JobState::kOk, true,
-                {"last run 2026-03-28 02:30:05", "; next run 2026-03-30 02:30:00"});
+                {"last run 2026-03-28 02:30:05 +0100", "; next run 2026-03-30 02:30:00 +0200"});
   EXPECT_EQ(status.next_run, Utc(2026, 3, 30, 0, 30));
   status = Judge(Utc(2026, 3, 29, 20));
-  EXPECT_STATUS(status, JobState::kOk, true, {"; next run 2026-03-30 02:30:00"});
+  EXPECT_STATUS(status, JobState::kOk, true, {"; next run 2026-03-30 02:30:00 +0200"});
 
   // Mon 03:00 CEST, the grace after Monday's 02:30 gone: that one is missed.
   status = Judge(Utc(2026, 3, 30, 1, 0));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-03-30 02:30:00 did not start (last run 2026-03-28 02:30:05: ok)"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-03-30 02:30:00 +0200 did not start (last run 2026-03-28 02:30:05 +0100: ok)"});
   EXPECT_EQ(status.due, Utc(2026, 3, 30, 0, 30));
 }
 
@@ -53,7 +54,8 @@ TEST_F(RefreshTest, FallBackNightRunsADailyJobOnceAtTheFirstOfTheTwoTimes) {
 
   // Half an hour after the first 02:30 (now 02:00 CET): missed.
   JobStatus status = Judge(Utc(2026, 10, 25, 1, 0));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-10-25 02:30:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-10-25 02:30:00 +0200 did not start"});
   EXPECT_EQ(status.due, Utc(2026, 10, 25, 0, 30));
 
   // It ran at the first 02:30; the second 02:30 (CET) and its grace pass
@@ -61,7 +63,7 @@ TEST_F(RefreshTest, FallBackNightRunsADailyJobOnceAtTheFirstOfTheTwoTimes) {
   AddRun(RunAt(Utc(2026, 10, 25, 0, 30, 5), "job-end"));
   status = Judge(Utc(2026, 10, 25, 2, 0));
   EXPECT_STATUS(status, JobState::kOk, true,
-                {"last run 2026-10-25 02:30:05", "; next run 2026-10-26 02:30:00"});
+                {"last run 2026-10-25 02:30:05 +0200", "; next run 2026-10-26 02:30:00 +0100"});
   EXPECT_EQ(status.next_run, Utc(2026, 10, 26, 1, 30));
 }
 
@@ -77,9 +79,10 @@ TEST_F(RefreshTest, LegacyJobRunsRightAfterTheSkippedHour) {
   AddRun(RunAt(Utc(2026, 3, 28, 1, 30, 5), "job-end"));
 
   JobStatus status = Judge(Utc(2026, 3, 29, 1, 29, 59));
-  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-03-28 02:30:05"});
+  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-03-28 02:30:05 +0100"});
   status = Judge(Utc(2026, 3, 29, 1, 30));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-03-29 03:00:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-03-29 03:00:00 +0200 did not start"});
   EXPECT_EQ(status.due, Utc(2026, 3, 29, 1, 0));
 }
 
@@ -95,16 +98,18 @@ TEST_F(RefreshTest, ReEnabledJobIsNotMissedForTheDaysItWasDisabled) {
 
   JobStatus status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(status, JobState::kOk, true,
-                {"last run 2026-05-28 21:00:05", "; next run 2026-06-02 21:00:00"});
+                {"last run 2026-05-28 21:00:05 +0200", "; next run 2026-06-02 21:00:00 +0200"});
   EXPECT_EQ(status.last_start, Cest(2026, 6, 2, 9));
 
   status = Judge(Cest(2026, 6, 2, 21, 30));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-06-02 21:00:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-06-02 21:00:00 +0200 did not start"});
 
   // Without the observed change the days it was off would count as missed.
   facts_.observed_change = Cest(2026, 5, 1, 9);
   status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-05-29 21:00:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-05-29 21:00:00 +0200 did not start"});
 }
 
 // Moved from 21:00 to 03:00 on 2 June at 09:00: pvescheduler counts from the
@@ -118,9 +123,10 @@ TEST_F(RefreshTest, ScheduleChangeObservedLaterMovesTheBase) {
   facts_.observed_change = memory.jobs.at(kJobId).since;
 
   JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kOk, true, {"; next run 2026-06-03 03:00:00"});
+  EXPECT_STATUS(status, JobState::kOk, true, {"; next run 2026-06-03 03:00:00 +0200"});
   status = Judge(Cest(2026, 6, 3, 3, 30));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-06-03 03:00:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-06-03 03:00:00 +0200 did not start"});
 }
 
 // The node was off from 1 June 20:00 to 2 June 08:00, over the 21:00 start.
@@ -140,8 +146,9 @@ TEST_F(RefreshTest, RunMissedWhileTheNodeWasDownStaysMissedDespiteUpdated) {
   facts_.scheduler = state;
 
   const JobStatus status = Judge(Cest(2026, 6, 2, 9));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-01 21:00:00 did not start (last run 2026-05-31 21:00:05: ok)"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-01 21:00:00 +0200 did not start (last run 2026-05-31 21:00:05 +0200: ok)"});
   EXPECT_EQ(status.due, Cest(2026, 6, 1, 21));
 }
 
@@ -154,9 +161,10 @@ TEST_F(RefreshTest, SchedulerStateFileAloneGivesTheLastRunFromTheUpid) {
                                 {"updated", Cest(2026, 6, 2, 8)},
                                 {"config", Config21()}});
   JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-01 21:00:00 did not start (last run 2026-05-31 21:00:05 (by "
-                 "the scheduler's record))"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-01 21:00:00 +0200 did not start (last run 2026-05-31 21:00:05 +0200 (by "
+       "the scheduler's record))"});
   EXPECT_EQ(status.last_start, Cest(2026, 5, 31, 21, 0, 5));
 
   // A day later in the file: nothing due, and that run went without the hook.
@@ -164,7 +172,7 @@ TEST_F(RefreshTest, SchedulerStateFileAloneGivesTheLastRunFromTheUpid) {
       {{"state", "stopped"}, {"msg", "OK"}, {"upid", UpidAt(Cest(2026, 6, 1, 21, 0, 5))}});
   status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(status, JobState::kWithoutHook, false,
-                {"the scheduler started a run at 2026-06-01 21:00:05"});
+                {"the scheduler started a run at 2026-06-01 21:00:05 +0200"});
   EXPECT_EQ(status.last_start, Cest(2026, 6, 1, 21, 0, 5));
 }
 
@@ -172,14 +180,16 @@ TEST_F(RefreshTest, SchedulerStateFileAloneGivesTheLastRunFromItsTime) {
   facts_.scheduler =
       Scheduler({{"state", "stopped"}, {"msg", "OK"}, {"time", Cest(2026, 5, 31, 21, 0, 1)}});
   JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-01 21:00:00 did not start (last run 2026-05-31 21:00:01 (by "
-                 "the scheduler's record))"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-01 21:00:00 +0200 did not start (last run 2026-05-31 21:00:01 +0200 (by "
+       "the scheduler's record))"});
 
   facts_.scheduler =
       Scheduler({{"state", "stopped"}, {"msg", "OK"}, {"time", Cest(2026, 6, 1, 21, 0, 1)}});
   status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kNotHere, true, {"the scheduler ran it at 2026-06-01 21:00:01"});
+  EXPECT_STATUS(status, JobState::kNotHere, true,
+                {"the scheduler ran it at 2026-06-01 21:00:01 +0200"});
   EXPECT_EQ(status.last_start, Cest(2026, 6, 1, 21, 0, 1));
 }
 
@@ -193,13 +203,14 @@ TEST_F(RefreshTest, JobFirstSeenNowCountsFromThatSighting) {
       {{"state", "stopped"}, {"msg", "OK"}, {"upid", UpidAt(Cest(2026, 5, 31, 21, 0, 5))}});
   JobStatus status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(status, JobState::kWithoutHook, false,
-                {"the scheduler started a run at 2026-05-31 21:00:05"});
+                {"the scheduler started a run at 2026-05-31 21:00:05 +0200"});
   EXPECT_EQ(status.last_start, Cest(2026, 6, 2, 12));
 
   status = Judge(Cest(2026, 6, 2, 21, 30));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-02 21:00:00 did not start (last run 2026-05-31 21:00:05 (by "
-                 "the scheduler's record))"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-02 21:00:00 +0200 did not start (last run 2026-05-31 21:00:05 +0200 (by "
+       "the scheduler's record))"});
 }
 
 TEST_F(RefreshTest, WeekdayJobIsNotDueOverTheWeekend) {
@@ -207,10 +218,11 @@ TEST_F(RefreshTest, WeekdayJobIsNotDueOverTheWeekend) {
   AddRun(RunAt(Cest(2026, 6, 5, 21, 0, 5), "job-end"));  // Friday
   JobStatus status = Judge(Cest(2026, 6, 7, 22));        // Sunday night
   EXPECT_STATUS(status, JobState::kOk, true,
-                {"last run 2026-06-05 21:00:05", "; next run 2026-06-08 21:00:00"});
+                {"last run 2026-06-05 21:00:05 +0200", "; next run 2026-06-08 21:00:00 +0200"});
   status = Judge(Cest(2026, 6, 8, 21, 30));  // Monday
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-08 21:00:00 did not start (last run 2026-06-05 21:00:05: ok)"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-08 21:00:00 +0200 did not start (last run 2026-06-05 21:00:05 +0200: ok)"});
 }
 
 TEST_F(RefreshTest, WeeklyJobIsMissedAWeekAfterItsLastRun) {
@@ -218,11 +230,12 @@ TEST_F(RefreshTest, WeeklyJobIsMissedAWeekAfterItsLastRun) {
   AddRun(RunAt(Cest(2026, 6, 7, 1, 0, 5), "job-end"));  // Sunday
   JobStatus status = Judge(Cest(2026, 6, 13, 12));      // Saturday
   EXPECT_STATUS(status, JobState::kOk, true,
-                {"last run 2026-06-07 01:00:05", "; next run 2026-06-14 01:00:00"});
+                {"last run 2026-06-07 01:00:05 +0200", "; next run 2026-06-14 01:00:00 +0200"});
   status = Judge(Cest(2026, 6, 14, 1, 29, 59));
-  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-07 01:00:05"});
+  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-07 01:00:05 +0200"});
   status = Judge(Cest(2026, 6, 14, 1, 30));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-06-14 01:00:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-06-14 01:00:00 +0200 did not start"});
   EXPECT_EQ(status.due, Cest(2026, 6, 14, 1));
 }
 
@@ -231,12 +244,13 @@ TEST_F(RefreshTest, MonthlyJobIsMissedOnTheFirstAfterTheGrace) {
   AddRun(RunAt(Cest(2026, 5, 1, 0, 0, 5), "job-end"));
   JobStatus status = Judge(Cest(2026, 5, 31, 23, 59));
   EXPECT_STATUS(status, JobState::kOk, true,
-                {"last run 2026-05-01 00:00:05", "; next run 2026-06-01 00:00:00"});
+                {"last run 2026-05-01 00:00:05 +0200", "; next run 2026-06-01 00:00:00 +0200"});
   status = Judge(Cest(2026, 6, 1, 0, 29, 59));
-  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-05-01 00:00:05"});
+  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-05-01 00:00:05 +0200"});
   status = Judge(Cest(2026, 6, 1, 0, 30));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-01 00:00:00 did not start (last run 2026-05-01 00:00:05: ok)"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-01 00:00:00 +0200 did not start (last run 2026-05-01 00:00:05 +0200: ok)"});
   EXPECT_EQ(status.due, Cest(2026, 6, 1, 0));
 }
 

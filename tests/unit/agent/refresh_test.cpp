@@ -53,10 +53,11 @@ TEST_F(RefreshTest, LastRunOkAndNothingDueIsOkNamingLastAndNextRun) {
                                 {"upid", UpidAt(Cest(2026, 6, 1, 21, 0, 5))},
                                 {"config", Config21()}});
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kOk, true,
-                {"last run 2026-06-01 21:00:05: all 2 guests backed up in 12m 05s to pbs1; ok: "
-                 "100 web01, 101 db01",
-                 "; next run 2026-06-02 21:00:00"});
+  EXPECT_STATUS(
+      status, JobState::kOk, true,
+      {"last run 2026-06-01 21:00:05 +0200: all 2 guests backed up in 12m 05s to pbs1; ok: "
+       "100 web01, 101 db01",
+       "; next run 2026-06-02 21:00:00 +0200"});
   // The node is named once, not again from the hook's own message.
   EXPECT_THAT(status.message, Not(HasSubstr("pve1: pve1")));
   EXPECT_EQ(status.last_start, Cest(2026, 6, 1, 21, 0, 5));
@@ -69,16 +70,16 @@ TEST_F(RefreshTest, FailedGuestsAreFailedAndDown) {
   AddRun(RunAt(Cest(2026, 6, 1, 21, 0, 5), "job-end", GuestResult::kFailed));
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(status, JobState::kFailed, false,
-                {"last run 2026-06-01 21:00:05: 1 of 2 guests FAILED, 12m 05s, storage pbs1",
-                 "failed: 101 db01", "; next run 2026-06-02 21:00:00"});
+                {"last run 2026-06-01 21:00:05 +0200: 1 of 2 guests FAILED, 12m 05s, storage pbs1",
+                 "failed: 101 db01", "; next run 2026-06-02 21:00:00 +0200"});
 }
 
 TEST_F(RefreshTest, AbortedJobIsFailedAndDown) {
   AddRun(RunAt(Cest(2026, 6, 1, 21, 0, 5), "job-abort"));
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(status, JobState::kFailed, false,
-                {"last run 2026-06-01 21:00:05: backup job ABORTED after 12m 05s",
-                 "; next run 2026-06-02 21:00:00"});
+                {"last run 2026-06-01 21:00:05 +0200: backup job ABORTED after 12m 05s",
+                 "; next run 2026-06-02 21:00:00 +0200"});
 }
 
 TEST_F(RefreshTest, RunningAfterAnOkRunIsUpAndRunningSinceItsStart) {
@@ -88,8 +89,9 @@ TEST_F(RefreshTest, RunningAfterAnOkRunIsUpAndRunningSinceItsStart) {
       {{"state", "started"}, {"upid", UpidAt(Cest(2026, 6, 2, 21, 0, 5))}, {"config", Config21()}});
   facts_.scheduler_worker_alive = true;
   const JobStatus status = Judge(Cest(2026, 6, 2, 21, 10));
-  EXPECT_STATUS(status, JobState::kRunning, true,
-                {"running since 2026-06-02 21:00:05", "last run 2026-06-01 21:00:05: ok"});
+  EXPECT_STATUS(
+      status, JobState::kRunning, true,
+      {"running since 2026-06-02 21:00:05 +0200", "last run 2026-06-01 21:00:05 +0200: ok"});
 }
 
 TEST_F(RefreshTest, RunningAfterAFailedRunStaysDown) {
@@ -99,8 +101,9 @@ TEST_F(RefreshTest, RunningAfterAFailedRunStaysDown) {
       Scheduler({{"state", "started"}, {"upid", UpidAt(Cest(2026, 6, 2, 21, 0, 5))}});
   facts_.scheduler_worker_alive = true;
   const JobStatus status = Judge(Cest(2026, 6, 2, 21, 10));
-  EXPECT_STATUS(status, JobState::kRunning, false,
-                {"running since 2026-06-02 21:00:05", "last run 2026-06-01 21:00:05: FAILED"});
+  EXPECT_STATUS(
+      status, JobState::kRunning, false,
+      {"running since 2026-06-02 21:00:05 +0200", "last run 2026-06-01 21:00:05 +0200: FAILED"});
 }
 
 TEST_F(RefreshTest, FirstRunOfANewJobGoingOnIsUp) {
@@ -108,7 +111,7 @@ TEST_F(RefreshTest, FirstRunOfANewJobGoingOnIsUp) {
   facts_.running = AddRun(RunAt(Cest(2026, 6, 2, 21, 0, 5), ""));
   const JobStatus status = Judge(Cest(2026, 6, 2, 21, 10));
   EXPECT_STATUS(status, JobState::kRunning, true,
-                {"running since 2026-06-02 21:00:05; no earlier run on record"});
+                {"running since 2026-06-02 21:00:05 +0200; no earlier run on record"});
 }
 
 TEST_F(RefreshTest, RunStartedAfterAMissedDueStartStaysDownWhileItRuns) {
@@ -120,8 +123,8 @@ TEST_F(RefreshTest, RunStartedAfterAMissedDueStartStaysDownWhileItRuns) {
   facts_.running = AddRun(RunAt(Cest(2026, 6, 2, 10, 0, 0), ""));
   const JobStatus status = Judge(Cest(2026, 6, 2, 10, 5));
   EXPECT_STATUS(status, JobState::kRunning, false,
-                {"running since 2026-06-02 10:00:00",
-                 "before it, the run due 2026-06-01 21:00:00 did not start"});
+                {"running since 2026-06-02 10:00:00 +0200",
+                 "before it, the run due 2026-06-01 21:00:00 +0200 did not start"});
 }
 
 TEST_F(RefreshTest, RunThatWaitedForTheLockWithinTheGraceIsNoMissedRun) {
@@ -130,8 +133,9 @@ TEST_F(RefreshTest, RunThatWaitedForTheLockWithinTheGraceIsNoMissedRun) {
   facts_.scheduler =
       Scheduler({{"state", "started"}, {"upid", UpidAt(Cest(2026, 6, 2, 21, 29, 59))}});
   JobStatus status = Judge(Cest(2026, 6, 2, 21, 40));
-  EXPECT_STATUS(status, JobState::kRunning, true,
-                {"running since 2026-06-02 21:29:59", "last run 2026-06-01 21:00:05: ok"});
+  EXPECT_STATUS(
+      status, JobState::kRunning, true,
+      {"running since 2026-06-02 21:29:59 +0200", "last run 2026-06-01 21:00:05 +0200: ok"});
 
   // Started the moment the grace ran out: the due start was missed.
   runs_.back() = RunAt(Cest(2026, 6, 2, 21, 30, 0), "");
@@ -139,8 +143,8 @@ TEST_F(RefreshTest, RunThatWaitedForTheLockWithinTheGraceIsNoMissedRun) {
       Scheduler({{"state", "started"}, {"upid", UpidAt(Cest(2026, 6, 2, 21, 30, 0))}});
   status = Judge(Cest(2026, 6, 2, 21, 40));
   EXPECT_STATUS(status, JobState::kRunning, false,
-                {"running since 2026-06-02 21:30:00",
-                 "before it, the run due 2026-06-02 21:00:00 did not start"});
+                {"running since 2026-06-02 21:30:00 +0200",
+                 "before it, the run due 2026-06-02 21:00:00 +0200 did not start"});
 }
 
 TEST_F(RefreshTest, RunTheSchedulerStartedBeforeTheHookSawItIsRunning) {
@@ -150,8 +154,8 @@ TEST_F(RefreshTest, RunTheSchedulerStartedBeforeTheHookSawItIsRunning) {
   facts_.scheduler_worker_alive = true;
   const JobStatus status = Judge(Cest(2026, 6, 2, 21, 1));
   EXPECT_STATUS(status, JobState::kRunning, true,
-                {"running since 2026-06-02 21:00:05 (started by the scheduler)",
-                 "last run 2026-06-01 21:00:05: ok"});
+                {"running since 2026-06-02 21:00:05 +0200 (started by the scheduler)",
+                 "last run 2026-06-01 21:00:05 +0200: ok"});
 }
 
 TEST_F(RefreshTest, AWorkerFinishingItsTaskLogAfterJobEndIsNoRunGoingOn) {
@@ -162,7 +166,7 @@ TEST_F(RefreshTest, AWorkerFinishingItsTaskLogAfterJobEndIsNoRunGoingOn) {
       Scheduler({{"state", "started"}, {"upid", UpidAt(Cest(2026, 6, 2, 21, 0, 5))}});
   facts_.scheduler_worker_alive = true;
   const JobStatus status = Judge(Cest(2026, 6, 2, 21, 13));
-  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-02 21:00:05: "});
+  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-02 21:00:05 +0200: "});
 }
 
 TEST_F(RefreshTest, WorkerGoneWithoutJobEndIsVanished) {
@@ -175,7 +179,7 @@ TEST_F(RefreshTest, WorkerGoneWithoutJobEndIsVanished) {
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(
       status, JobState::kVanished, false,
-      {"the run started 2026-06-01 21:00:05 never ended", "gone without job-end or job-abort",
+      {"the run started 2026-06-01 21:00:05 +0200 never ended", "gone without job-end or job-abort",
        "task " + UpidAt(Cest(2026, 6, 1, 21, 0, 5))});
   EXPECT_EQ(status.last_start, Cest(2026, 6, 1, 21, 0, 5));
 }
@@ -187,8 +191,9 @@ TEST_F(RefreshTest, MissedDailyRunIsDownNamingTheDueTime) {
                                 {"upid", UpidAt(Cest(2026, 5, 31, 21, 0, 5))},
                                 {"config", Config21()}});
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-01 21:00:00 did not start (last run 2026-05-31 21:00:05: ok)"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-01 21:00:00 +0200 did not start (last run 2026-05-31 21:00:05 +0200: ok)"});
   EXPECT_EQ(status.due, Cest(2026, 6, 1, 21));
   EXPECT_EQ(status.last_start, Cest(2026, 5, 31, 21, 0, 5));
 }
@@ -196,9 +201,10 @@ TEST_F(RefreshTest, MissedDailyRunIsDownNamingTheDueTime) {
 TEST_F(RefreshTest, MissedRunNamesAFailedLastRun) {
   AddRun(RunAt(Cest(2026, 5, 31, 21, 0, 5), "job-end", GuestResult::kFailed));
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-01 21:00:00 did not start (last run 2026-05-31 21:00:05: "
-                 "FAILED)"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-01 21:00:00 +0200 did not start (last run 2026-05-31 21:00:05 +0200: "
+       "FAILED)"});
 }
 
 TEST_F(RefreshTest, JobThatNeverRanIsMissedOnceItsFirstRunIsDue) {
@@ -206,18 +212,19 @@ TEST_F(RefreshTest, JobThatNeverRanIsMissedOnceItsFirstRunIsDue) {
   facts_.scheduler = Scheduler({{"state", "created"}, {"time", Cest(2026, 6, 1, 8, 59)}});
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-01 21:00:00 did not start (no run on record)"});
+                {"run due 2026-06-01 21:00:00 +0200 did not start (no run on record)"});
   EXPECT_EQ(status.due, Cest(2026, 6, 1, 21));
 }
 
 TEST_F(RefreshTest, JustInsideTheGraceIsNotMissed) {
   AddRun(RunAt(Cest(2026, 6, 1, 21, 0, 5), "job-end"));
   JobStatus status = Judge(Cest(2026, 6, 2, 21, 29, 59));
-  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-01 21:00:05: all 2 guests"});
+  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-01 21:00:05 +0200: all 2 guests"});
 
   status = Judge(Cest(2026, 6, 2, 21, 30, 0));
-  EXPECT_STATUS(status, JobState::kMissed, false,
-                {"run due 2026-06-02 21:00:00 did not start (last run 2026-06-01 21:00:05: ok)"});
+  EXPECT_STATUS(
+      status, JobState::kMissed, false,
+      {"run due 2026-06-02 21:00:00 +0200 did not start (last run 2026-06-01 21:00:05 +0200: ok)"});
   EXPECT_EQ(status.due, Cest(2026, 6, 2, 21));
 }
 
@@ -225,14 +232,15 @@ TEST_F(RefreshTest, MissedRunStaysMissedUntilALaterRunEnds) {
   AddRun(RunAt(Cest(2026, 5, 31, 21, 0, 5), "job-end"));
   // Days later, still the first missed start is named.
   JobStatus status = Judge(Cest(2026, 6, 4, 12));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-06-01 21:00:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-06-01 21:00:00 +0200 did not start"});
 
   // A run by hand on 4 June ends well: nothing is due until that evening.
   AddRun(RunAt(Cest(2026, 6, 4, 12, 30), "job-end"));
   status = Judge(Cest(2026, 6, 4, 13));
-  EXPECT_STATUS(
-      status, JobState::kOk, true,
-      {"last run 2026-06-04 12:30:00: all 2 guests backed up", "; next run 2026-06-04 21:00:00"});
+  EXPECT_STATUS(status, JobState::kOk, true,
+                {"last run 2026-06-04 12:30:00 +0200: all 2 guests backed up",
+                 "; next run 2026-06-04 21:00:00 +0200"});
 }
 
 TEST_F(RefreshTest, SchedulerRunWithNoGuestHereIsNotHere) {
@@ -242,10 +250,11 @@ TEST_F(RefreshTest, SchedulerRunWithNoGuestHereIsNotHere) {
                                 {"time", Cest(2026, 6, 1, 21, 0, 1)},
                                 {"config", Config21()}});
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kNotHere, true,
-                {"the scheduler ran it at 2026-06-01 21:00:01 with no guest of the job on this "
-                 "node",
-                 "; next run 2026-06-02 21:00:00"});
+  EXPECT_STATUS(
+      status, JobState::kNotHere, true,
+      {"the scheduler ran it at 2026-06-01 21:00:01 +0200 with no guest of the job on this "
+       "node",
+       "; next run 2026-06-02 21:00:00 +0200"});
   EXPECT_EQ(status.last_start, Cest(2026, 6, 1, 21, 0, 1));
 }
 
@@ -261,7 +270,8 @@ TEST_F(RefreshTest, JobBoundToThisNodeIsDueHere) {
   job_.node = kNode;
   AddRun(RunAt(Cest(2026, 5, 31, 21, 0, 5), "job-end"));
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kMissed, false, {"run due 2026-06-01 21:00:00 did not start"});
+  EXPECT_STATUS(status, JobState::kMissed, false,
+                {"run due 2026-06-01 21:00:00 +0200 did not start"});
 }
 
 TEST_F(RefreshTest, JobWithNoGuestOnThisNodeIsNotHere) {
@@ -302,9 +312,10 @@ TEST_F(RefreshTest, SchedulerRunTheHookNeverSawIsWithoutHook) {
                                 {"config", Config21()}});
   facts_.scheduler_worker_alive = false;
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kWithoutHook, false,
-                {"ran without the hook: the scheduler started a run at 2026-06-01 21:00:05 that "
-                 "pbk-agent's hook never saw"});
+  EXPECT_STATUS(
+      status, JobState::kWithoutHook, false,
+      {"ran without the hook: the scheduler started a run at 2026-06-01 21:00:05 +0200 that "
+       "pbk-agent's hook never saw"});
   EXPECT_EQ(status.last_start, Cest(2026, 6, 1, 21, 0, 5));
 }
 
@@ -314,7 +325,7 @@ TEST_F(RefreshTest, SchedulerRunTheHookSawIsNoRunWithoutHook) {
   facts_.scheduler = Scheduler(
       {{"state", "stopped"}, {"msg", "OK"}, {"upid", UpidAt(Cest(2026, 6, 1, 21, 0, 5))}});
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-01 21:00:05"});
+  EXPECT_STATUS(status, JobState::kOk, true, {"last run 2026-06-01 21:00:05 +0200"});
 }
 
 TEST_F(RefreshTest, SchedulerCouldNotStartItIsNotStarted) {
@@ -323,9 +334,10 @@ TEST_F(RefreshTest, SchedulerCouldNotStartItIsNotStarted) {
                                 {"msg", "unable to activate storage 'pbs1'"},
                                 {"time", Cest(2026, 6, 1, 21, 0, 1)}});
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
-  EXPECT_STATUS(status, JobState::kNotStarted, false,
-                {"the scheduler could not start it at 2026-06-01 21:00:01: unable to activate "
-                 "storage 'pbs1'"});
+  EXPECT_STATUS(
+      status, JobState::kNotStarted, false,
+      {"the scheduler could not start it at 2026-06-01 21:00:01 +0200: unable to activate "
+       "storage 'pbs1'"});
 }
 
 TEST_F(RefreshTest, NeverRanAndNothingDueIsNoRunYet) {
@@ -333,7 +345,7 @@ TEST_F(RefreshTest, NeverRanAndNothingDueIsNoRunYet) {
   facts_.scheduler = Scheduler({{"state", "created"}, {"time", Cest(2026, 6, 2, 9)}});
   const JobStatus status = Judge(Cest(2026, 6, 2, 12));
   EXPECT_STATUS(status, JobState::kNoRunYet, true,
-                {"no run on record yet; next run 2026-06-02 21:00:00"});
+                {"no run on record yet; next run 2026-06-02 21:00:00 +0200"});
   EXPECT_EQ(status.next_run, Cest(2026, 6, 2, 21));
 }
 

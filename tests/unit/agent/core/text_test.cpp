@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/core/log.h"
+#include "tests/support/test_time.h"
 
 namespace pbk {
 namespace {
@@ -21,6 +22,19 @@ TEST(TextTest, TruncateUtf8NeverSplitsACharacter) {
   EXPECT_EQ(TruncateUtf8("\xC3\xA4\xC3\xB6\xC3\xBC", 4), "\xE2\x80\xA6");
   EXPECT_EQ(TruncateUtf8("abcdef", 5), "ab\xE2\x80\xA6");
   EXPECT_LE(TruncateUtf8(std::string(5000, 'x'), 1500).size(), 1500u);
+}
+
+// 25 October 2026 in Berlin: 03:00 CEST falls back to 02:00 CET, so 02:30
+// comes twice, an hour apart; the offset tells the two apart.
+TEST(TextTest, FormatLocalTimeTellsTheRepeatedHourApartByItsOffset) {
+  testing::ScopedTimeZone zone("Europe/Berlin");
+  const int64_t first = testing::Utc(2026, 10, 25, 0, 30) * 1000;
+  const int64_t second = testing::Utc(2026, 10, 25, 1, 30) * 1000;
+  EXPECT_EQ(FormatLocalTime(first), "2026-10-25 02:30:00 +0200");
+  EXPECT_EQ(FormatLocalTime(second), "2026-10-25 02:30:00 +0100");
+  EXPECT_NE(FormatLocalTime(first), FormatLocalTime(second));
+  EXPECT_EQ(FormatLocalTime(testing::Utc(2026, 6, 1, 19, 0, 5) * 1000 + 999),
+            "2026-06-01 21:00:05 +0200");
 }
 
 TEST(TextTest, OneLineReplacesControlsAndBrokenUtf8) {

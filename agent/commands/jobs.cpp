@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <spdlog/fmt/fmt.h>
 
 #include "agent/commands/commands.h"
 #include "agent/commands/common.h"
@@ -34,15 +35,11 @@ std::string Guests(const BackupJob& job) {
   if (job.all) {
     parts.push_back("all");
     if (!job.exclude.empty()) {
-      std::vector<std::string> excluded;
-      for (int vmid : job.exclude) excluded.push_back(std::to_string(vmid));
-      parts.back() += " but " + Join(excluded, ",");
+      parts.back() += fmt::format(" but {}", fmt::join(job.exclude, ","));
     }
   }
   if (!job.vmids.empty()) {
-    std::vector<std::string> ids;
-    for (int vmid : job.vmids) ids.push_back(std::to_string(vmid));
-    parts.push_back(Join(ids, ","));
+    parts.push_back(fmt::format("{}", fmt::join(job.vmids, ",")));
   }
   if (!job.pool.empty()) parts.push_back("pool " + job.pool);
   return parts.empty() ? "-" : Join(parts, "; ");

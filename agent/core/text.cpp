@@ -3,10 +3,13 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <spdlog/fmt/chrono.h>
+#include <spdlog/fmt/fmt.h>
 
 namespace pbk {
 
@@ -54,12 +57,7 @@ std::vector<std::string> Split(std::string_view text, char separator) {
 }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out += separator;
-    out += parts[i];
-  }
-  return out;
+  return fmt::format("{}", fmt::join(parts, separator));
 }
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
@@ -72,23 +70,12 @@ bool EndsWith(std::string_view text, std::string_view suffix) {
 
 std::optional<uint64_t> ParseUnsigned(std::string_view text, int base) {
   if (text.empty() || text.size() > 20) return std::nullopt;
+  // from_chars takes no sign into an unsigned, no blank and no "0x"; a
+  // number past uint64_t is result_out_of_range.
   uint64_t value = 0;
-  for (char c : text) {
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (base == 16 && c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else if (base == 16 && c >= 'A' && c <= 'F') {
-      digit = c - 'A' + 10;
-    } else {
-      return std::nullopt;
-    }
-    if (digit >= base) return std::nullopt;
-    uint64_t next = value * static_cast<uint64_t>(base) + static_cast<uint64_t>(digit);
-    if (next / static_cast<uint64_t>(base) != value) return std::nullopt;  // overflow
-    value = next;
-  }
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value, base);
+  if (error != std::errc() || stop != end) return std::nullopt;
   return value;
 }
 
@@ -233,9 +220,7 @@ std::string FormatLocalTime(int64_t epoch_ms) {
   time_t seconds = static_cast<time_t>(epoch_ms / 1000);
   struct tm local {};
   localtime_r(&seconds, &local);
-  char buffer[40];
-  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S %z", &local);
-  return buffer;
+  return fmt::format("{:%Y-%m-%d %H:%M:%S %z}", local);
 }
 
 int64_t NowMs() {

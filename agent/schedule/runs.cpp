@@ -1,6 +1,7 @@
 #include "agent/schedule/runs.h"
 
 #include <algorithm>
+#include <spdlog/fmt/fmt.h>
 
 #include "agent/schedule/civil_time.h"
 
@@ -248,7 +249,7 @@ ScheduleGap LongestGap(const CalendarEvent& event, int64_t from, int64_t to) {
 
 std::string FormatGap(int64_t seconds) {
   if (seconds < 0) seconds = 0;
-  auto two_digits = [](int64_t n) { return (n < 10 ? "0" : "") + std::to_string(n); };
+  auto two_digits = [](int64_t n) { return fmt::format("{:02}", n); };
   const int64_t minutes = seconds / 60 % 60;
   const int64_t rest = seconds % 60;
   std::string out;

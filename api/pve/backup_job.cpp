@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <spdlog/fmt/fmt.h>
 
 #include "agent/core/fs.h"
 #include "agent/core/text.h"
@@ -173,9 +174,7 @@ bool ParseBackupJobList(const json& document, std::vector<BackupJob>* jobs, std:
 
 json BackupJobToJson(const BackupJob& job) {
   auto list = [](const std::vector<int>& vmids) {
-    std::vector<std::string> text;
-    for (int vmid : vmids) text.push_back(std::to_string(vmid));
-    return Join(text, ",");
+    return fmt::format("{}", fmt::join(vmids, ","));
   };
   // The other options pass through as PVE gave them.
   json object = job.options.is_object() ? job.options : json::object();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <spdlog/fmt/chrono.h>
 
 #include <nlohmann/json.hpp>
 
@@ -19,9 +20,7 @@ std::string UtcNow() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", tm);
 }
 
 // pmxcfs writes numbers; accept 1/0 and true/false alike.

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <spdlog/fmt/fmt.h>
 
 #include "api/pve/sha1.h"
 #include "agent/core/text.h"
@@ -331,9 +332,7 @@ bool ParseVzdumpArgs(const std::vector<Word>& words, json* options, std::string*
       *why = "not a guest id list: " + list;
       return false;
     }
-    std::vector<std::string> text;
-    for (int vmid : parsed) text.push_back(std::to_string(vmid));
-    (*options)["vmid"] = Join(text, ",");
+    (*options)["vmid"] = fmt::format("{}", fmt::join(parsed, ","));
   }
   return true;
 }
@@ -374,15 +373,14 @@ bool ParseVzdumpCron(const std::string& text, std::vector<CronJob>* jobs,
       warnings->push_back(where + why + "; PVE skips this line, so it is no job");
       continue;
     }
-    char starttime[8];
-    std::snprintf(starttime, sizeof starttime, "%02d:%02d", fields.hour % 100,
-                  fields.minute % 100);
+    const std::string starttime =
+        fmt::format("{:02}:{:02}", fields.hour % 100, fields.minute % 100);
     const std::string dow = DowNames(days);
     options["id"] = digest + ":" + std::to_string(next_id++);
     options["enabled"] = fields.enabled ? "1" : "";
     options["starttime"] = starttime;
     options["dow"] = dow;
-    options["schedule"] = days.size() == 7 ? std::string(starttime) : dow + " " + starttime;
+    options["schedule"] = days.size() == 7 ? starttime : dow + " " + starttime;
     CronJob cron;
     std::string err;
     if (!ParseBackupJob(options, &cron.job, &err)) {

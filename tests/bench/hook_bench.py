@@ -12,9 +12,11 @@ they share the machine's noise:
     time all hook calls took, vs the same job with /bin/true as the hook.
 Prints a table (median and p10..p90 of the repeated runs) and writes a CSV.
 
-With --callgrind, instead: one job-end through the wrapper under
-`valgrind --tool=callgrind` (children traced), printing the instructions
-pbk-agent executed (Ir), to compare two builds of the program and its module.
+With --callgrind, instead: job-end through the wrapper and the bash + curl
+hook, and one guest phase through the wrapper and through a shell running
+/bin/true, each under `valgrind --tool=callgrind` (children traced),
+interleaved; prints the instructions executed (Ir) of every process of each
+call, and pbk-agent's alone, to compare with the baseline and two builds.
 
 usage: hook_bench.py BIN_DIR [--runs N] [--csv FILE] [--callgrind]
 """
@@ -68,15 +70,17 @@ def sim_hook_ms(bin_dir, hook, scenario, work, runs):
     return totals, len(calls)
 
 
-def callgrind_job_end(wrapper, env, work):
-    """Instructions (Ir) pbk-agent executed for one job-end, per callgrind."""
+def callgrind(argv, env, work):
+    """Instructions (Ir) one call of ARGV executed, per callgrind (children
+    traced): {"pbk-agent": those of pbk-agent, "all": every process's,
+    the shell of a hook included}."""
     out = os.path.join(work, "callgrind")
     os.makedirs(out, exist_ok=True)
     subprocess.run(["/usr/bin/valgrind", "--tool=callgrind", "--trace-children=yes",
-                    "--callgrind-out-file=" + os.path.join(out, "cg.%p"), wrapper, "job-end"],
+                    "--callgrind-out-file=" + os.path.join(out, "cg.%p")] + argv,
                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)
-    total = 0
+    counts = {"pbk-agent": 0, "all": 0}
     for name in os.listdir(out):
         command, events = "", 0
         with open(os.path.join(out, name)) as f:
@@ -85,10 +89,11 @@ def callgrind_job_end(wrapper, env, work):
                     command = line[4:].strip()
                 elif line.startswith(("summary:", "totals:")):
                     events = int(line.split()[1])
+        counts["all"] += events
         if "pbk-agent" in command.split(" ")[0]:
-            total += events
+            counts["pbk-agent"] += events
     shutil.rmtree(out)
-    return total
+    return counts
 
 
 def main():
@@ -155,12 +160,30 @@ def main():
 
         os.makedirs(os.path.join(work, "jobs"), exist_ok=True)
         if args.callgrind:
-            counts = []
+            # Interleaved like the timed runs: ours, then the baseline.
+            counts = {"job-end": [], "curl": [], "guest": [], "sh-true": []}
             for _ in range(min(args.runs, 3)):
                 prepare_run()
-                counts.append(callgrind_job_end(wrapper, job_env, work))
-            print("hook job-end under callgrind, instructions executed by pbk-agent (Ir): %s"
-                  % ", ".join(str(c) for c in counts))
+                counts["job-end"].append(callgrind([wrapper, "job-end"], job_env, work))
+                counts["curl"].append(callgrind([curl_hook, "job-end"], job_env, work))
+                counts["guest"].append(
+                    callgrind([wrapper, "log-end", "snapshot", "100"], guest_env, work))
+                counts["sh-true"].append(
+                    callgrind([true_wrapper, "log-end", "snapshot", "100"], guest_env, work))
+
+            def median(name, key):
+                values = sorted(c[key] for c in counts[name])
+                return values[len(values) // 2]
+
+            print("instructions (Ir) under callgrind, median of %d, children traced:"
+                  % len(counts["job-end"]))
+            print("  job-end, pbk-agent only:            %s"
+                  % ", ".join(str(c["pbk-agent"]) for c in counts["job-end"]))
+            for what, ours, base in (("job-end", "job-end", "curl"),
+                                     ("guest phase", "guest", "sh-true")):
+                print("  %-12s ours (wrapper + pbk-agent) %12d   %-7s %12d   ratio %.2f"
+                      % (what, median(ours, "all"), base, median(base, "all"),
+                         median(ours, "all") / median(base, "all")))
             shutil.rmtree(work, ignore_errors=True)
             return 0
         results = {name: [] for name in ("job-end", "curl", "guest", "true", "sh-true")}

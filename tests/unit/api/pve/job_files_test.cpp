@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "api/pve/sha1.h"
 
 namespace pbk {
@@ -44,6 +46,42 @@ const char kJobsCfg[] =
     "realm-sync: sync-ldap\n"
     "\tschedule daily\n"
     "\trealm ldap\n";
+
+TEST(Sha1Test, InPartsGivesTheDigestOfTheWhole) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += static_cast<char>('a' + (i * 7) % 26);
+  const std::string whole = Sha1Hex(text);
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    Sha1 sha1;
+    sha1.Update(std::string_view(text).substr(0, cut));
+    sha1.Update(std::string_view(text).substr(cut));
+    ASSERT_EQ(sha1.HexDigest(), whole) << "cut at " << cut;
+  }
+  // Many small parts, across block boundaries.
+  Sha1 parts;
+  for (size_t at = 0; at < text.size(); at += 7) parts.Update(std::string_view(text).substr(at, 7));
+  EXPECT_EQ(parts.HexDigest(), whole);
+  Sha1 million;
+  for (int i = 0; i < 1000; ++i) million.Update(std::string(1000, 'a'));
+  EXPECT_EQ(million.HexDigest(), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+
+TEST(Sha1Test, TheCpuInstructionsAndThePortableCodeAgree) {
+  // On a CPU without SHA extensions both are the portable code; said so.
+  std::cout << "SHA-1 with the CPU's instructions: "
+            << (Sha1UsesCpuInstructions() ? "yes" : "no (both sides portable)") << std::endl;
+  std::string data;
+  uint32_t seed = 12345;
+  for (size_t size : {0u, 1u, 55u, 56u, 63u, 64u, 65u, 127u, 128u, 1000u, 65536u, 100003u}) {
+    data.resize(size);
+    for (auto& c : data) {
+      seed = seed * 1103515245u + 12345u;
+      c = static_cast<char>(seed >> 24);
+    }
+    EXPECT_EQ(Sha1Hex(data), Sha1HexPortable(data)) << size << " bytes";
+  }
+  EXPECT_EQ(Sha1HexPortable("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
 
 TEST(Sha1Test, MatchesTheStandardVectors) {
   EXPECT_EQ(Sha1Hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");

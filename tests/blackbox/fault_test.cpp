@@ -24,6 +24,7 @@
 
 #include "tests/support/fake_kuma.h"
 #include "tests/support/process.h"
+#include "tests/support/pve_files.h"
 #include "tests/support/suite_log.h"
 #include "tests/support/test_certs.h"
 #include "tests/support/test_dir.h"
@@ -268,17 +269,7 @@ TEST_F(FaultTest, KillingGuestPhasesLeavesRecordsThatParse) {
 TEST_F(FaultTest, KillingTheVzdumpCronPatchLeavesAWholeFile) {
   // Without pvesh the guard patches legacy jobs in vzdump.cron; a kill at
   // any moment must leave the old file or the new one, never a broken one.
-  const std::string original =
-      "# cluster wide vzdump cron schedule\n"
-      "# Automatically generated file - do not edit\n"
-      "\n"
-      "PATH=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n"
-      "\n"
-      "0 1 * * 6           root vzdump 100 101 --mode snapshot --compress zstd --storage local "
-      "--quiet 1\n"
-      "30 22 * * 1,2,3,4,5 root vzdump --all 1 --exclude 105 --storage nfs-backup --mode "
-      "snapshot --quiet 1\n"
-      "15 3 * * *          root #vzdump 200 --mode stop --storage local --quiet 1\n";
+  const std::string original = kRefCron;
   const std::string hook = "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh";
   WriteConfig(state_, {{"vzdump_cron", dir_.Path("pve/vzdump.cron")},
                        {"jobs_cfg", dir_.Path("pve/jobs.cfg")},

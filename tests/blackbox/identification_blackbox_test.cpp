@@ -17,6 +17,7 @@
 
 #include "tests/support/fake_kuma.h"
 #include "tests/support/process.h"
+#include "tests/support/pve_files.h"
 #include "tests/support/suite_log.h"
 #include "tests/support/test_certs.h"
 #include "tests/support/test_dir.h"
@@ -247,14 +248,16 @@ TEST_F(IdentificationBlackboxTest, NodePlacementGuardThenScheduledRunNowAndBacku
   std::filesystem::create_directories(dir_.Path("pve/nodes/pve1"));
   std::filesystem::remove(dir_.Path("state/jobs.json"));
   // The daily job, and a disabled legacy job on the same storage and guests.
-  dir_.Write("jobs.cfg", std::string("vzdump: ") + kDaily +
-                             "\n\tschedule 21:00\n\tcomment every night\n\tenabled 1\n"
-                             "\tmode snapshot\n\tprune-backups keep-daily=7,keep-weekly=4\n"
-                             "\tstorage pbs1\n\tvmid 100,101\n");
+  dir_.Write("jobs.cfg", VzdumpSection(kDaily, "21:00",
+                                       {{"comment", "every night"},
+                                        {"enabled", "1"},
+                                        {"mode", "snapshot"},
+                                        {"prune-backups", "keep-daily=7,keep-weekly=4"},
+                                        {"storage", "pbs1"},
+                                        {"vmid", "100,101"}}));
   dir_.Write("vzdump.cron",
-             "# cluster wide vzdump cron schedule\n# Automatically generated file - do not edit\n"
-             "\nPATH=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n\n"
-             "0 1 * * 6           root #vzdump 100 101 --mode snapshot --quiet 1 --storage pbs1\n");
+             Cron({"0 1 * * 6           root #vzdump 100 101 --mode snapshot --quiet 1 "
+                   "--storage pbs1"}));
   dir_.Write("vzdump.conf", "# vzdump default settings\n\n#tmpdir: DIR\n#script: FILENAME\n");
 
   RunResult guard = pbk::testing::Run(

@@ -14,6 +14,7 @@
 
 #include "tests/support/fake_pve.h"
 #include "tests/support/process.h"
+#include "tests/support/pve_files.h"
 #include "tests/support/test_dir.h"
 #include "tests/support/test_text.h"
 
@@ -39,9 +40,13 @@ const std::string kShippedConf =
 
 std::string Section(const std::string& id, const std::string& script,
                     const std::string& node = "") {
-  return "vzdump: " + id + "\n\tschedule 21:00\n\tall 1\n\tenabled 1\n\tmode snapshot\n" +
-         (node.empty() ? "" : "\tnode " + node + "\n") +
-         (script.empty() ? "" : "\tscript " + script + "\n") + "\tstorage local\n";
+  return VzdumpSection(id, "21:00",
+                       {{"all", "1"},
+                        {"enabled", "1"},
+                        {"mode", "snapshot"},
+                        {"node", node},
+                        {"script", script},
+                        {"storage", "local"}});
 }
 
 class PlacementBlackboxTest : public ::testing::Test {
@@ -58,9 +63,7 @@ class PlacementBlackboxTest : public ::testing::Test {
   }
 
   void WriteJobs(const std::vector<std::string>& sections) {
-    std::string text;
-    for (const auto& section : sections) text += (text.empty() ? "" : "\n") + section;
-    ASSERT_TRUE(pve_->WriteRootFile("jobs.cfg", text));
+    ASSERT_TRUE(pve_->WriteRootFile("jobs.cfg", JobsCfg(sections)));
   }
 
   void WriteConfig(const std::string& placement, json jobs = json::object(),

@@ -5,47 +5,13 @@
 #include <iostream>
 
 #include "api/pve/sha1.h"
+#include "tests/support/pve_files.h"
 
 namespace pbk {
 namespace {
 
-// The reference's examples, byte for byte.
-const char kCron[] =
-    "# cluster wide vzdump cron schedule\n"
-    "# Automatically generated file - do not edit\n"
-    "\n"
-    "PATH=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n"
-    "\n"
-    "0 1 * * 6           root vzdump 100 101 --mode snapshot --compress zstd --storage local "
-    "--quiet 1\n"
-    "30 22 * * 1,2,3,4,5 root vzdump --all 1 --exclude 105 --storage nfs-backup --mode snapshot "
-    "--quiet 1\n"
-    "15 3 * * *          root #vzdump 200 --mode stop --storage local --quiet 1\n";
-
-const char kJobsCfg[] =
-    "vzdump: backup-8d6f3a2c-1b4e\n"
-    "\tschedule 21:00\n"
-    "\tall 1\n"
-    "\tcompress zstd\n"
-    "\tenabled 1\n"
-    "\tmode snapshot\n"
-    "\tnotes-template {{guestname}}\n"
-    "\tprune-backups keep-daily=7,keep-weekly=4\n"
-    "\tscript /var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh\n"
-    "\tstorage pbs-main\n"
-    "\n"
-    "vzdump: backup-5c01e9aa-73d2\n"
-    "\tcomment DB servers\n"
-    "\tschedule sat 02:30\n"
-    "\tenabled 0\n"
-    "\tmode stop\n"
-    "\tnode pve2\n"
-    "\tstorage local\n"
-    "\tvmid 110,111\n"
-    "\n"
-    "realm-sync: sync-ldap\n"
-    "\tschedule daily\n"
-    "\trealm ldap\n";
+using testing::kRefCron;
+using testing::kRefJobsCfg;
 
 TEST(Sha1Test, InPartsGivesTheDigestOfTheWhole) {
   std::string text;
@@ -101,10 +67,10 @@ TEST(Sha1Test, MatchesTheStandardVectors) {
 TEST(VzdumpCronTest, NamesLegacyJobsAsPveDoes) {
   std::vector<CronJob> jobs;
   std::vector<std::string> warnings;
-  ASSERT_TRUE(ParseVzdumpCron(kCron, &jobs, &warnings));
+  ASSERT_TRUE(ParseVzdumpCron(kRefCron, &jobs, &warnings));
   EXPECT_TRUE(warnings.empty());
   ASSERT_EQ(jobs.size(), 3u);
-  const std::string digest = "f2b707fb356142983a94f26d53ea8c541ed67139";  // sha1sum of kCron
+  const std::string digest = "f2b707fb356142983a94f26d53ea8c541ed67139";  // sha1sum of kRefCron
   EXPECT_EQ(jobs[0].job.id, digest + ":1");
   EXPECT_EQ(jobs[1].job.id, digest + ":2");
   EXPECT_EQ(jobs[2].job.id, digest + ":3");
@@ -147,11 +113,11 @@ TEST(VzdumpCronTest, LinesPveSkipsAreNotCounted) {
 TEST(VzdumpCronTest, PatchingSetsTheScriptAndKeepsEveryOtherByte) {
   std::vector<CronJob> jobs;
   std::vector<std::string> warnings;
-  ParseVzdumpCron(kCron, &jobs, &warnings);
+  ParseVzdumpCron(kRefCron, &jobs, &warnings);
   const std::string hook = "/var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh";
   std::string patched, err;
-  ASSERT_TRUE(PatchVzdumpCronScript(kCron, jobs[1].job.id, hook, &patched, &err)) << err;
-  std::string expected = kCron;
+  ASSERT_TRUE(PatchVzdumpCronScript(kRefCron, jobs[1].job.id, hook, &patched, &err)) << err;
+  std::string expected = kRefCron;
   const std::string line2_end = "--mode snapshot --quiet 1\n15 3";
   expected.replace(expected.find(line2_end), line2_end.size(),
                    "--mode snapshot --quiet 1 --script " + hook + "\n15 3");
@@ -166,14 +132,14 @@ TEST(VzdumpCronTest, PatchingSetsTheScriptAndKeepsEveryOtherByte) {
   ASSERT_TRUE(PatchVzdumpCronScript(with_script, jobs[0].job.id, "/x y", &patched, &err));
   EXPECT_EQ(patched, "0 1 * * 6 root vzdump 100 --script '/x y' --storage local\r\n");
 
-  EXPECT_FALSE(PatchVzdumpCronScript(kCron, "0000:1", hook, &patched, &err));
+  EXPECT_FALSE(PatchVzdumpCronScript(kRefCron, "0000:1", hook, &patched, &err));
   EXPECT_EQ(err, "vzdump.cron has no job 0000:1 (the file changed since it was read?)");
 }
 
 TEST(JobsCfgTest, OnlyVzdumpSectionsAreJobs) {
   std::vector<BackupJob> jobs;
   std::string err;
-  ASSERT_TRUE(ParseJobsCfg(kJobsCfg, &jobs, &err)) << err;
+  ASSERT_TRUE(ParseJobsCfg(kRefJobsCfg, &jobs, &err)) << err;
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(jobs[0].id, "backup-8d6f3a2c-1b4e");
   EXPECT_EQ(jobs[0].type, "vzdump");

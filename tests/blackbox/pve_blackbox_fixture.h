@@ -1,8 +1,8 @@
 // What the black-box tests of `pbk-agent guard`, `verify` and `jobs` share:
 // the built binary against the fake PVE (the REST API over TLS with a
 // read-only token, and pvesh acting as root@pam, both on a folder that plays
-// /etc/pve) and the fake Uptime Kuma; the reference jobs.cfg and vzdump.cron
-// and the fixtures that own it all.
+// /etc/pve) and the fake Uptime Kuma (tests/support/pve_node_fixture.h); the
+// jobs.cfg sections they write and the fixtures that own it all.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,13 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/fake_kuma.h"
-#include "tests/support/fake_pve.h"
-#include "tests/support/process.h"
-#include "tests/support/suite_log.h"
-#include "tests/support/test_certs.h"
-#include "tests/support/test_dir.h"
-#include "tests/support/test_text.h"
+#include "tests/support/pve_files.h"
+#include "tests/support/pve_node_fixture.h"
 #include "tests/support/test_time.h"
 
 namespace pbk::testing::pve_blackbox {
@@ -40,7 +35,7 @@ using std::chrono::seconds;
 const std::string kBinDir = PBK_BIN_DIR;
 const std::string kSourceDir = PBK_SOURCE_DIR;
 
-constexpr char kTokenId[] = "pbk-agent@pve!guard";
+constexpr const char* kTokenId = kPveTokenId;
 // The push tokens of the Kuma monitors the verify and jobs tests map.
 constexpr char kTokenA[] = "Hq4Wz8Lk2Tn6Rb9Xv3Mp";
 constexpr char kTokenNew[] = "Jd7Fs1Qa5Ye8Uc2Ko4Vg";
@@ -54,53 +49,6 @@ constexpr char kJobNew[] = "backup-1f0c7d42-9e31";   // new, guest 100, enabled
 constexpr char kJobUsb[] = "backup-6a3b2e19-c4d7";   // someone's own hook
 constexpr char kJobPve2[] = "backup-7e2d5b10-a8f4";  // enabled, node pve2 only
 constexpr char kJobRich[] = "backup-3d9a6c80-f1b2";  // many options
-
-// The reference's files (shared/reference/pve-backup-api.md), byte for byte.
-const std::string kRefJobsCfg =
-    "vzdump: backup-8d6f3a2c-1b4e\n"
-    "\tschedule 21:00\n"
-    "\tall 1\n"
-    "\tcompress zstd\n"
-    "\tenabled 1\n"
-    "\tmode snapshot\n"
-    "\tnotes-template {{guestname}}\n"
-    "\tprune-backups keep-daily=7,keep-weekly=4\n"
-    "\tscript /var/lib/vz/snippets/vzdump-uptime-kuma-hook.sh\n"
-    "\tstorage pbs-main\n"
-    "\n"
-    "vzdump: backup-5c01e9aa-73d2\n"
-    "\tcomment DB servers\n"
-    "\tschedule sat 02:30\n"
-    "\tenabled 0\n"
-    "\tmode stop\n"
-    "\tnode pve2\n"
-    "\tstorage local\n"
-    "\tvmid 110,111\n"
-    "\n"
-    "realm-sync: sync-ldap\n"
-    "\tschedule daily\n"
-    "\trealm ldap\n";
-
-const std::string kCronHead =
-    "# cluster wide vzdump cron schedule\n"
-    "# Automatically generated file - do not edit\n"
-    "\n"
-    "PATH=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n"
-    "\n";
-const std::string kCron1 =
-    "0 1 * * 6           root vzdump 100 101 --mode snapshot --compress zstd --storage local "
-    "--quiet 1";
-const std::string kCron2 =
-    "30 22 * * 1,2,3,4,5 root vzdump --all 1 --exclude 105 --storage nfs-backup --mode snapshot "
-    "--quiet 1";
-const std::string kCron3 =
-    "15 3 * * *          root #vzdump 200 --mode stop --storage local --quiet 1";
-const std::string kRefCron = kCronHead + kCron1 + "\n" + kCron2 + "\n" + kCron3 + "\n";
-
-const std::string kRealmSync =
-    "realm-sync: sync-ldap\n"
-    "\tschedule daily\n"
-    "\trealm ldap\n";
 
 // --- small helpers ----------------------------------------------------------
 
@@ -195,18 +143,6 @@ inline std::string SectionRich(const std::string& script) {
          "\tstorage pbs-main\n\tzstd 4\n";
 }
 
-inline std::string JobsCfg(const std::vector<std::string>& sections) {
-  std::string text;
-  for (const auto& section : sections) text += (text.empty() ? "" : "\n") + section;
-  return text;
-}
-
-inline std::string Cron(const std::vector<std::string>& lines) {
-  std::string text = kCronHead;
-  for (const auto& line : lines) text += line + "\n";
-  return text;
-}
-
 // The lines of a jobs.cfg that are not a "script" option.
 inline std::vector<std::string> NonScriptLines(const std::string& text) {
   std::vector<std::string> kept;
@@ -235,28 +171,12 @@ struct AgentConfig {
   mode_t mode = 0600;
 };
 
-class PveBlackboxTest : public ::testing::Test {
+class PveBlackboxTest : public PveNodeFixture {
  protected:
   void SetUp() override {
-    std::string err;
-    ASSERT_TRUE(MakeTestCertificates(dir_.Path("certs"), &err)) << err;
-    hook_ = dir_.Path("vzdump-uptime-kuma-hook.sh");
-    state_dir_ = dir_.Path("state");
-    config_path_ = dir_.Path("config.json");
-
     api_secret_ = RandomSecret(24);
-    secrets_.insert(api_secret_);
-    RegisterSecret(api_secret_);
-    json tokens = {{kTokenId, {{"secret", api_secret_}, {"privs", {"Sys.Audit"}}}}};
-    tokens_path_ = dir_.Write("tokens.json", tokens.dump(2) + "\n");
-    secret_file_ = dir_.Write("pve-token", api_secret_ + "\n");  // mode 0600
-
-    FakePveOptions options;
-    options.root = dir_.Path("root");
-    options.cert = Cert("pve");
-    options.key = Key("pve");
-    options.tokens = tokens_path_;
-    options.work_dir = dir_.path();
+    ASSERT_NO_FATAL_FAILURE(SetUpNode(api_secret_));
+    FakePveOptions options = PveOptions();
     // The node's /etc/vzdump.conf: the file the configuration names, which
     // the API's GET /nodes/{node}/vzdump/defaults answers from.
     options.vzdump_conf = dir_.Path("vzdump.conf");
@@ -270,19 +190,8 @@ class PveBlackboxTest : public ::testing::Test {
                                           {"hook", hook_},
                                           {"updated", "2026-12-01T00:00:00Z"}})
                                         .dump()));
-    ASSERT_TRUE(pve_->Start(&err)) << err;
-    pvesh_ = pve_->InstallPvesh(dir_.path());
-    ASSERT_FALSE(pvesh_.empty());
+    ASSERT_NO_FATAL_FAILURE(StartPve());
   }
-
-  void TearDown() override {
-    if (kuma_) kuma_->Stop();
-    if (pve_) pve_->Stop();
-    ExpectNoSecretLeaked();
-  }
-
-  std::string Cert(const std::string& name) const { return dir_.Path("certs/" + name + ".pem"); }
-  std::string Key(const std::string& name) const { return dir_.Path("certs/" + name + ".key"); }
 
   void WriteJobFiles(const std::string& jobs_cfg, const std::string& cron) {
     ASSERT_TRUE(pve_->WriteRootFile("jobs.cfg", jobs_cfg));
@@ -292,39 +201,18 @@ class PveBlackboxTest : public ::testing::Test {
   std::string CronNow() const { return pve_->ReadRootFile("vzdump.cron"); }
 
   void StartKuma(const std::string& cert = "ip") {
-    FakeKumaOptions options;
-    options.cert = Cert(cert);
-    options.key = Key(cert);
     // As Kuma does: only the monitors that exist take pushes (verify's
     // probe pushes to one that does not).
-    options.tokens = std::vector<std::string>{kTokenA, kTokenNew, "Pb3Nc6Md9Le2Kf5Jg8Hh"};
-    options.work_dir = dir_.path();
-    kuma_ = std::make_unique<FakeKuma>(options);
-    std::string err;
-    ASSERT_TRUE(kuma_->Start(&err)) << err;
+    StartKumaWith(cert, std::vector<std::string>{kTokenA, kTokenNew, "Pb3Nc6Md9Le2Kf5Jg8Hh"});
   }
 
   void WriteConfig(const AgentConfig& c = {}) {
-    json jobs = json::object();
-    for (const auto& [id, token] : c.jobs) {
-      jobs[id] = {{"push_token", token}};
-      secrets_.insert(token);
-      RegisterSecret(token);
-    }
+    json jobs = JobTokens(c.jobs);
     for (const auto& [id, chain] : c.chains) jobs[id]["chain"] = chain;
     json config = {{"node", "pve1"},
-                   {"kuma",
-                    {{"url", kuma_ ? kuma_->url() : std::string("https://127.0.0.1:9")},
-                     {"ca_file", Cert("ca")},
-                     {"timeout_seconds", 3}}},
+                   {"kuma", KumaSection(3)},
                    {"jobs", jobs},
-                   {"pve",
-                    {{"api_url", pve_->url()},
-                     {"ca_file", Cert("ca")},
-                     {"token_id", kTokenId},
-                     {"token_secret_file", secret_file_},
-                     {"pvesh", c.pvesh.empty() ? pvesh_ : c.pvesh},
-                     {"timeout_seconds", c.pve_timeout}}},
+                   {"pve", PveSection(c.pvesh.empty() ? pvesh_ : c.pvesh, c.pve_timeout)},
                    {"paths",
                     {{"hook_script", hook_},
                      {"state_dir", state_dir_},
@@ -335,33 +223,13 @@ class PveBlackboxTest : public ::testing::Test {
                      {"scheduler_dir", dir_.Path("sched")}}}};
     config["guard"] = {{"placement", c.placement}};
     if (!c.exclude.empty()) config["guard"]["exclude"] = c.exclude;
-    dir_.Write("config.json", config.dump(2) + "\n");
-    ASSERT_EQ(chmod(config_path_.c_str(), c.mode), 0);
+    ASSERT_NO_FATAL_FAILURE(WriteConfigFile(config, c.mode));
   }
 
   // The hook wrapper as the package installs it, running BINARY.
   void RenderWrapper(const std::string& binary = kBinDir + "/pbk-agent") {
     std::string err;
     ASSERT_TRUE(RenderHookWrapper(kSourceDir, binary, config_path_, hook_, &err)) << err;
-  }
-
-  std::vector<std::string> AgentArgv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {kBinDir + "/pbk-agent", "--config", config_path_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-
-  RunResult Agent(const std::vector<std::string>& args, seconds timeout = seconds(30)) {
-    RunResult result = pbk::testing::Run(AgentArgv(args), nullptr, timeout);
-    Remember(result);
-    EXPECT_TRUE(result.started) << result.error;
-    EXPECT_FALSE(result.timed_out) << result.Describe() << "\n" << result.out << result.err;
-    return result;
-  }
-
-  void Remember(const RunResult& result) {
-    outputs_.push_back(result.out);
-    outputs_.push_back(result.err);
   }
 
   // pvesh calls of one kind ("set", "get").
@@ -418,42 +286,12 @@ class PveBlackboxTest : public ::testing::Test {
     for (const auto& [id, script] : scripts) EXPECT_EQ(script, hook_) << "job " << id;
   }
 
-  // Push tokens and the API token secret must not show up in anything the
-  // product printed or wrote. The configuration, the token files and the
-  // fakes' own logs hold them (or requests carrying them) by design.
-  void ExpectNoSecretLeaked() {
-    std::set<std::string> exempt = {config_path_, tokens_path_, secret_file_};
-    if (pve_) {
-      exempt.insert(pve_->log_path());
-      exempt.insert(pve_->pvesh_log_path());
-      exempt.insert(dir_.Path("pvesh-probe.jsonl"));
-    }
-    if (kuma_) exempt.insert(kuma_->log_path());
-    const auto texts = TextsToScan(outputs_, dir_.path(), exempt);
-    for (const auto& secret : secrets_) {
-      for (const auto& [where, text] : texts) {
-        EXPECT_FALSE(Contains(text, secret)) << "a secret leaked into " << where << ":\n" << text;
-      }
-    }
-  }
-
   std::string ChangeLine(const std::string& id, const std::string& was, bool legacy = false) const {
     return "job " + id + ": script set to " + hook_ + " (was " + was + ")" +
            (legacy ? " (a legacy vzdump.cron job)" : "");
   }
 
-  TestDir dir_;
-  std::string hook_;
-  std::string state_dir_;
-  std::string config_path_;
-  std::string tokens_path_;
-  std::string secret_file_;
   std::string api_secret_;
-  std::string pvesh_;
-  std::unique_ptr<FakePve> pve_;
-  std::unique_ptr<FakeKuma> kuma_;
-  std::vector<std::string> outputs_;
-  std::set<std::string> secrets_;
 };
 
 using GuardBlackboxTest = PveBlackboxTest;
@@ -486,15 +324,13 @@ class VerifyBlackboxTest : public PveBlackboxTest {
         {SectionA(hook_), SectionNew(hook_), SectionB(hook_), SectionPve2(hook_), kRealmSync});
   }
 
-  // Writes the cluster's guest list the emulated API serves.
+  // The cluster's guests the emulated API serves: vmid -> node; guest N is "vmN".
   void PlaceGuests(const std::vector<std::pair<int, std::string>>& placement) {
-    json guests = json::array();
+    std::vector<PlacedGuest> guests;
     for (const auto& [vmid, node] : placement) {
-      guests.push_back({{"vmid", vmid}, {"node", node}, {"type", "qemu"},
-                        {"name", "vm" + std::to_string(vmid)}, {"status", "running"},
-                        {"template", 0}, {"id", "qemu/" + std::to_string(vmid)}});
+      guests.push_back({vmid, node, "vm" + std::to_string(vmid), false});
     }
-    pve_->WriteRootFile("resources.json", guests.dump());
+    PveNodeFixture::PlaceGuests(guests);
   }
 
   static AgentConfig HealthyConfig() {

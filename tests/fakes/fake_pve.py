@@ -94,6 +94,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_server  # noqa: E402
 import pmxcfs  # noqa: E402
 import pve_node  # noqa: E402
+import pve_schema  # noqa: E402
 import pve_state  # noqa: E402
 
 HEADER_LIMIT = 64 * 1024
@@ -188,7 +189,7 @@ class FakePve:
         except (OSError, ValueError) as e:
             raise fake_server.StartupError(f"reading {args.tokens}: {e}") from e
         try:
-            self._schema = pve_state.Schema(args.schema)
+            self._schema = pve_schema.Schema(args.schema)
         except (OSError, ValueError, KeyError) as e:
             raise fake_server.StartupError(f"reading the API schema: {e}") from e
         self._state = pve_state.PveState(args.root, self._schema)
@@ -418,7 +419,7 @@ class FakePve:
         route = self._route(method, path)
         if route is None:
             rel = path[len(API_PREFIX):] or "/"
-            return failure(pve_state.PveError(501, f"Method '{method} {rel}' not implemented"))
+            return failure(pve_schema.PveError(501, f"Method '{method} {rel}' not implemented"))
         schema_path, uri_params = route
         privilege = self._schema.privilege(schema_path, method)
         if privilege is not None and not caller.has(privilege, "/"):
@@ -428,7 +429,7 @@ class FakePve:
             given.update(params)
         try:
             return self._call(schema_path, method, uri_params, given, caller)
-        except pve_state.PveError as e:
+        except pve_schema.PveError as e:
             return failure(e)
 
     def _call(self, schema_path, method, uri_params, given, caller):
@@ -436,10 +437,10 @@ class FakePve:
         if schema_path == "/cluster/resources":
             rtype = given.pop("type", None)
             if given:
-                raise pve_state.param_error({k: pve_state.NOT_IN_SCHEMA for k in given})
+                raise pve_schema.param_error({k: pve_schema.NOT_IN_SCHEMA for k in given})
             if rtype is not None and rtype not in RESOURCE_TYPES:
-                raise pve_state.param_error({"type": f"value '{rtype}' does not have a value "
-                                             "in the enumeration 'vm, storage, node, sdn'"})
+                raise pve_schema.param_error({"type": f"value '{rtype}' does not have a value "
+                                              "in the enumeration 'vm, storage, node, sdn'"})
             return ok(pve_node.visible_resources(state.resources(rtype), caller))
         if schema_path == "/nodes/{node}/vzdump/defaults":
             return ok(self._defaults(uri_params["node"], given, caller))
@@ -466,7 +467,7 @@ class FakePve:
         record = {"node": node, "user": caller.id, "params": given}
         try:
             result = self._node.check_vzdump(node, given, caller)
-        except pve_state.PveError as e:
+        except pve_schema.PveError as e:
             self._log.write("vzdump", **record, status=e.status, result=None,
                             error=e.message, errors=e.errors)
             raise

@@ -46,6 +46,7 @@ import time
 # The tests run these from the source tree, which must stay as it is.
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pve_schema  # noqa: E402
 import pve_state  # noqa: E402
 
 COMMANDS = ("get", "set", "create", "delete", "ls", "usage", "help")
@@ -130,8 +131,8 @@ def normalize(path):
 def read_options(props, words, command, arg_param=None):
     """The API call's parameters from pvesh's words, or the error pvesh prints."""
     try:
-        found, bare = pve_state.get_options(props, words, arg_param=arg_param, unknown_ok=True)
-    except pve_state.GetoptError as e:
+        found, bare = pve_schema.get_options(props, words, arg_param=arg_param, unknown_ok=True)
+    except pve_schema.GetoptError as e:
         raise CallError(f"{e}\n400 unable to parse option\n{usage(command)}") from None
     if bare:
         raise CallError(f"400 too many arguments\n{usage(command)}")
@@ -158,7 +159,7 @@ def call_node(state, schema, command, path, words, vzdump_conf):
         schema.check_params_with(dict(props, node=schema.put_props["node"]),
                                  dict(found, node=node))
         return node_api.defaults(node, pve_node.ROOT_CALLER, found.get("storage"))
-    except pve_state.PveError as e:
+    except pve_schema.PveError as e:
         if e.errors:
             raise param_failure(e.errors, command) from None
         raise CallError(e.message.rstrip("\n")) from None
@@ -199,13 +200,13 @@ def call(state, schema, command, path, output, words, vzdump_conf=None):
 
     try:
         if schema_path == "/cluster/resources":
-            unknown = {k: pve_state.NOT_IN_SCHEMA for k in found if k != "type"}
+            unknown = {k: pve_schema.NOT_IN_SCHEMA for k in found if k != "type"}
             rtype = found.get("type")
             if rtype is not None and rtype not in props["type"]["enum"]:
                 unknown["type"] = (f"value '{rtype}' does not have a value in the "
                                    "enumeration 'vm, storage, node, sdn'")
             if unknown:
-                raise pve_state.param_error(unknown)
+                raise pve_schema.param_error(unknown)
             return state.resources(rtype)
         if method == "PUT":
             state.update_job(parts[3], found, user=pve_state.ROOT_USER)
@@ -217,7 +218,7 @@ def call(state, schema, command, path, output, words, vzdump_conf=None):
         if schema_path == "/cluster/backup":
             return state.list_jobs()
         return state.read_job(parts[3])
-    except pve_state.PveError as e:
+    except pve_schema.PveError as e:
         if e.errors:
             raise param_failure(e.errors, command) from None
         raise CallError(e.message.rstrip("\n")) from None
@@ -242,7 +243,7 @@ def run(own, args, mode):
     if len(args) < 2:
         return 255, b"", f"400 not enough arguments\n{usage(command)}\n"
     try:
-        schema = pve_state.Schema(own.get("schema"))
+        schema = pve_schema.Schema(own.get("schema"))
         state = pve_state.PveState(own["root"], schema)
         output, words = split_format_options(args[2:])
         data = call(state, schema, command, args[1], output, words, own.get("vzdump-conf"))

@@ -18,6 +18,8 @@ import re
 import time
 
 import pmxcfs
+import pve_job_files
+import pve_schema
 import pve_state
 
 ROOT_USER = pve_state.ROOT_USER
@@ -64,7 +66,7 @@ ROOT_CALLER = Caller(ROOT_USER)
 
 
 def permission_denied(path, privs):
-    return pve_state.PveError(403, f"Permission check failed ({path}, {'|'.join(privs)})")
+    return pve_schema.PveError(403, f"Permission check failed ({path}, {'|'.join(privs)})")
 
 
 def visible_resources(entries, caller):
@@ -105,10 +107,10 @@ class Node:
         """Checks NODE the way pveproxy's proxying would fail; returns it."""
         _, nodes = self.local_and_nodes()
         if node not in nodes:
-            raise pve_state.PveError(500, f"hostname lookup '{node}' failed - failed to get "
-                                     f"address info for: {node}: Name or service not known")
+            raise pve_schema.PveError(500, f"hostname lookup '{node}' failed - failed to get "
+                                      f"address info for: {node}: Name or service not known")
         if not nodes[node]:
-            raise pve_state.PveError(595, "Connection refused")
+            raise pve_schema.PveError(595, "Connection refused")
         return node
 
     def conf_path(self, node):
@@ -173,14 +175,14 @@ class Node:
         if res.get("storage") in DIR_STORAGES:
             res["dumpdir"] = DIR_STORAGES[res["storage"]]
         if isinstance(res.get("prune-backups"), dict):
-            res["prune-backups"] = pve_state.print_property_string(res["prune-backups"])
+            res["prune-backups"] = pve_schema.print_property_string(res["prune-backups"])
         for key in ("mailto", "exclude-path"):
             if isinstance(res.get(key), list):
                 res[key] = ",".join(res[key])
         if not caller.has("Sys.Audit", f"/nodes/{node}"):
             for key in NODE_AUDIT_ONLY:
                 res.pop(key, None)
-        return pve_state.json_safe(res)
+        return pve_job_files.json_safe(res)
 
     # --- POST /nodes/{node}/vzdump ----------------------------------------
 
@@ -193,12 +195,12 @@ class Node:
         props = dict(self.vzdump_props, node=self.schema.put_props["node"])
         param = self.schema.check_params_with(props, dict(given, node=node))
         if truthy(param.get("stdout")):
-            raise pve_state.param_error({"stdout": "option is only allowed on the command "
-                                         "line interface."})
+            raise pve_schema.param_error({"stdout": "option is only allowed on the command "
+                                          "line interface."})
         if not caller.is_root:
             for key in ROOT_ONLY:
                 if key in param:
-                    raise pve_state.param_error({key: "Only root may set this option."})
+                    raise pve_schema.param_error({key: "Only root may set this option."})
             if any(key in param for key in ("bwlimit", "ionice", "performance")):
                 if not caller.has("Sys.Modify", "/"):
                     raise permission_denied("/", ["Sys.Modify"])
@@ -219,7 +221,7 @@ class Node:
         guests = [g for g in self.state.resources("vm")
                   if isinstance(g, dict) and g.get("vmid") is not None]
         if truthy(param.get("vmid")):
-            wanted = set(pve_state.split_list(param["vmid"]))
+            wanted = set(pve_schema.split_list(param["vmid"]))
             chosen = [g for g in guests if str(g["vmid"]) in wanted]
             known = {str(g["vmid"]) for g in guests}
             # Unknown guests are kept to fail visibly in the worker.
@@ -228,7 +230,7 @@ class Node:
             chosen = [g for g in guests if g.get("pool") == param["pool"]]
             orphans = []
         elif truthy(param.get("all")):
-            excluded = set(pve_state.split_list(param.get("exclude")))
+            excluded = set(pve_schema.split_list(param.get("exclude")))
             chosen = [g for g in guests if str(g["vmid"]) not in excluded]
             orphans = []
         else:
@@ -238,4 +240,4 @@ class Node:
 
 
 def truthy(value):
-    return pve_state.truthy(value)
+    return pve_schema.truthy(value)

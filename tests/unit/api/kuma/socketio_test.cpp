@@ -222,81 +222,78 @@ TEST(SocketIoSessionTest, AnswersPingsAndKeepsEventsWhileWaiting) {
   EXPECT_EQ(std::count(socket->sent.begin(), socket->sent.end(), "3"), 2);
 }
 
+// A server that opens and accepts CONNECT, then, when the client calls,
+// does ON_CALL to the connection instead of answering.
+FakeWebSocket* ServerThatOnCall(std::function<void(FakeWebSocket*)> on_call) {
+  auto* socket = new FakeWebSocket;
+  socket->incoming.push_back(kOpen);
+  socket->on_send = [on_call](const std::string& text, FakeWebSocket* self) {
+    if (text == "40") self->incoming.push_back(R"(40{"sid":"s"})");
+    if (text.rfind("42", 0) == 0) on_call(self);
+  };
+  return socket;
+}
+
+// A session on SOCKET (which it owns), opened.
+void OpenSession(FakeWebSocket* socket, std::unique_ptr<SocketIoSession>* session) {
+  *session = std::make_unique<SocketIoSession>(std::unique_ptr<WebSocket>(socket));
+  SocketIoError error;
+  ASSERT_TRUE((*session)->Open(milliseconds(1000), &error)) << error.message;
+}
+
+// A call that must fail: what it failed with.
+SocketIoError FailedCall(SocketIoSession* session) {
+  json ack;
+  SocketIoError error;
+  EXPECT_FALSE(session->Call("getTags", json::array(), milliseconds(1000), &ack, &error));
+  return error;
+}
+
+// Opening a session on a server that sends FRAMES and then nothing, which
+// must fail: what it failed with.
+SocketIoError FailedOpen(const std::vector<std::string>& frames, milliseconds timeout) {
+  auto* socket = new FakeWebSocket;
+  for (const auto& frame : frames) socket->incoming.push_back(frame);
+  SocketIoSession session{std::unique_ptr<WebSocket>(socket)};
+  SocketIoError error;
+  EXPECT_FALSE(session.Open(timeout, &error));
+  return error;
+}
+
 TEST(SocketIoSessionTest, TellsAServerCloseFromAMalformedFrame) {
-  {
-    auto* socket = Server([](const std::string&, const json&) { return json(); });
-    socket->on_send = [](const std::string& text, FakeWebSocket* self) {
-      if (text == "40") self->incoming.push_back(R"(40{"sid":"s"})");
-      if (text.rfind("42", 0) == 0) self->incoming.push_back("1");
-    };
-    SocketIoSession session{std::unique_ptr<WebSocket>(socket)};
-    SocketIoError error;
-    ASSERT_TRUE(session.Open(milliseconds(1000), &error));
-    json ack;
-    EXPECT_FALSE(session.Call("getTags", json::array(), milliseconds(1000), &ack, &error));
-    EXPECT_EQ(error.kind, SocketIoError::Kind::kTransport);
-    EXPECT_EQ(error.message, "Uptime Kuma closed the session");
-    EXPECT_FALSE(session.Call("getTags", json::array(), milliseconds(1000), &ack, &error));
-    EXPECT_EQ(error.kind, SocketIoError::Kind::kTransport);
-  }
-  {
-    auto* socket = Server([](const std::string&, const json&) { return json(); });
-    socket->on_send = [](const std::string& text, FakeWebSocket* self) {
-      if (text == "40") self->incoming.push_back(R"(40{"sid":"s"})");
-      if (text.rfind("42", 0) == 0) self->incoming.push_back("43x");
-    };
-    SocketIoSession session{std::unique_ptr<WebSocket>(socket)};
-    SocketIoError error;
-    ASSERT_TRUE(session.Open(milliseconds(1000), &error));
-    json ack;
-    EXPECT_FALSE(session.Call("getTags", json::array(), milliseconds(1000), &ack, &error));
-    EXPECT_EQ(error.kind, SocketIoError::Kind::kProtocol);
-    EXPECT_EQ(error.message, "a Socket.IO packet whose payload is not JSON (2-byte frame)");
-  }
-  {
-    // The connection ends under the call.
-    auto* socket = Server([](const std::string&, const json&) { return json(); });
-    socket->on_send = [](const std::string& text, FakeWebSocket* self) {
-      if (text == "40") self->incoming.push_back(R"(40{"sid":"s"})");
-      if (text.rfind("42", 0) == 0) self->close_when_empty = true;
-    };
-    SocketIoSession session{std::unique_ptr<WebSocket>(socket)};
-    SocketIoError error;
-    ASSERT_TRUE(session.Open(milliseconds(1000), &error));
-    json ack;
-    EXPECT_FALSE(session.Call("getTags", json::array(), milliseconds(1000), &ack, &error));
-    EXPECT_EQ(error.kind, SocketIoError::Kind::kTransport);
-    EXPECT_EQ(error.message, "the server closed the WebSocket (code 1000)");
-  }
+  std::unique_ptr<SocketIoSession> session;
+  ASSERT_NO_FATAL_FAILURE(OpenSession(
+      ServerThatOnCall([](FakeWebSocket* self) { self->incoming.push_back("1"); }), &session));
+  SocketIoError error = FailedCall(session.get());
+  EXPECT_EQ(error.kind, SocketIoError::Kind::kTransport);
+  EXPECT_EQ(error.message, "Uptime Kuma closed the session");
+  EXPECT_EQ(FailedCall(session.get()).kind, SocketIoError::Kind::kTransport);
+
+  ASSERT_NO_FATAL_FAILURE(OpenSession(
+      ServerThatOnCall([](FakeWebSocket* self) { self->incoming.push_back("43x"); }), &session));
+  error = FailedCall(session.get());
+  EXPECT_EQ(error.kind, SocketIoError::Kind::kProtocol);
+  EXPECT_EQ(error.message, "a Socket.IO packet whose payload is not JSON (2-byte frame)");
+
+  // The connection ends under the call.
+  ASSERT_NO_FATAL_FAILURE(OpenSession(
+      ServerThatOnCall([](FakeWebSocket* self) { self->close_when_empty = true; }), &session));
+  error = FailedCall(session.get());
+  EXPECT_EQ(error.kind, SocketIoError::Kind::kTransport);
+  EXPECT_EQ(error.message, "the server closed the WebSocket (code 1000)");
 }
 
 TEST(SocketIoSessionTest, RefusesAHandshakeItDoesNotKnow) {
-  {
-    auto* socket = new FakeWebSocket;
-    socket->incoming.push_back("40");  // no open packet first
-    SocketIoSession session{std::unique_ptr<WebSocket>(socket)};
-    SocketIoError error;
-    EXPECT_FALSE(session.Open(milliseconds(1000), &error));
-    EXPECT_EQ(error.kind, SocketIoError::Kind::kProtocol);
-    EXPECT_EQ(error.message, "expected the Engine.IO open packet (0{…}) first");
-  }
-  {
-    auto* socket = new FakeWebSocket;
-    socket->incoming.push_back(kOpen);
-    socket->incoming.push_back(R"(44{"message":"Invalid namespace"})");
-    SocketIoSession session{std::unique_ptr<WebSocket>(socket)};
-    SocketIoError error;
-    EXPECT_FALSE(session.Open(milliseconds(1000), &error));
-    EXPECT_EQ(error.kind, SocketIoError::Kind::kRefused);
-    EXPECT_EQ(error.message, "Uptime Kuma refused the Socket.IO connection: Invalid namespace");
-  }
-  {
-    auto* socket = new FakeWebSocket;  // says nothing
-    SocketIoSession session{std::unique_ptr<WebSocket>(socket)};
-    SocketIoError error;
-    EXPECT_FALSE(session.Open(milliseconds(10), &error));
-    EXPECT_EQ(error.kind, SocketIoError::Kind::kTimeout);
-  }
+  SocketIoError error = FailedOpen({"40"}, milliseconds(1000));  // no open packet first
+  EXPECT_EQ(error.kind, SocketIoError::Kind::kProtocol);
+  EXPECT_EQ(error.message, "expected the Engine.IO open packet (0{…}) first");
+
+  error = FailedOpen({kOpen, R"(44{"message":"Invalid namespace"})"}, milliseconds(1000));
+  EXPECT_EQ(error.kind, SocketIoError::Kind::kRefused);
+  EXPECT_EQ(error.message, "Uptime Kuma refused the Socket.IO connection: Invalid namespace");
+
+  error = FailedOpen({}, milliseconds(10));  // says nothing
+  EXPECT_EQ(error.kind, SocketIoError::Kind::kTimeout);
 }
 
 // --- KumaAdmin on the scripted server ------------------------------------------

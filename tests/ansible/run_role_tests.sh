@@ -342,7 +342,8 @@ make_target() {
 echo "$*" >>/var/log/pbk-fakes/old-hook.log
 EOF
   chmod 0755 "$root/root/old-hook.sh"
-  install -m 0644 "$fakes/fake_pvesh.py" "$fakes/pve_state.py" "$fakes/cluster-backup.schema.json" \
+  install -m 0644 "$fakes/fake_pvesh.py" "$fakes/pve_state.py" "$fakes/pve_schema.py" \
+    "$fakes/pve_job_files.py" "$fakes/pve_node.py" "$fakes/pmxcfs.py" "$fakes/cluster-backup.schema.json" \
     "$root/opt/pbk-fakes/"
   cat >"$root/usr/bin/pvesh" <<'EOF'
 #!/bin/sh

@@ -29,6 +29,7 @@
 #include "tests/support/test_certs.h"
 #include "tests/support/test_dir.h"
 #include "tests/support/test_text.h"
+#include "tests/support/sim_run.h"
 
 namespace pbk::testing::hook_blackbox {
 
@@ -94,48 +95,6 @@ inline json PveJob(const std::string& id, const std::string& storage, json extra
   for (auto& [key, value] : extra.items()) job[key] = value;
   return job;
 }
-
-// What the simulator reports about one run.
-struct SimRun {
-  RunResult process;
-  json summary;
-
-  std::vector<json> Calls(const std::string& phase) const {
-    std::vector<json> calls;
-    if (!summary.is_object()) return calls;
-    for (const auto& call : At(summary, "calls")) {
-      if (Str(call, "phase") == phase) calls.push_back(call);
-    }
-    return calls;
-  }
-  // The single call of PHASE; null when there was none.
-  json Call(const std::string& phase) const {
-    auto calls = Calls(phase);
-    return calls.empty() ? json() : calls.front();
-  }
-  std::vector<json> GuestCalls() const {
-    std::vector<json> calls;
-    for (const auto& call : At(summary, "calls")) {
-      if (At(call, "args").size() == 3) calls.push_back(call);
-    }
-    return calls;
-  }
-  std::vector<std::string> Stdout(const std::string& phase) const {
-    json call = Call(phase);
-    if (call.is_null()) return {};
-    return At(call, "stdout").get<std::vector<std::string>>();
-  }
-  // The first task-log line of PHASE starting with PREFIX, or "".
-  std::string Line(const std::string& phase, const std::string& prefix) const {
-    for (const auto& line : Stdout(phase)) {
-      if (StartsWith(line, prefix)) return line;
-    }
-    return "";
-  }
-  std::string TaskStatus() const { return Str(summary, "task_status"); }
-  // For failure messages: the whole task log and what the simulator said.
-  std::string Log() const { return process.out + process.err; }
-};
 
 struct ConfigOptions {
   std::string server_name;

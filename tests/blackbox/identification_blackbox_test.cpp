@@ -18,6 +18,7 @@
 #include "tests/support/fake_kuma.h"
 #include "tests/support/process.h"
 #include "tests/support/pve_files.h"
+#include "tests/support/sim_run.h"
 #include "tests/support/suite_log.h"
 #include "tests/support/test_certs.h"
 #include "tests/support/test_dir.h"
@@ -53,30 +54,6 @@ json LegacyJob() {
 json Guest(int vmid, const std::string& type, const std::string& name) {
   return {{"vmid", vmid}, {"type", type}, {"name", name}, {"run", "snapshot"}};
 }
-
-struct Sim {
-  RunResult process;
-  json summary;
-  json Call(const std::string& phase) const {
-    for (const auto& call : At(summary, "calls")) {
-      if (Str(call, "phase") == phase) return call;
-    }
-    return json();
-  }
-  int Exit(const std::string& phase) const {
-    json call = Call(phase);
-    return call.is_null() || !At(call, "exit").is_number() ? -1 : At(call, "exit").get<int>();
-  }
-  std::string Line(const std::string& phase, const std::string& part) const {
-    json call = Call(phase);
-    if (call.is_null()) return "";
-    for (const auto& line : At(call, "stdout")) {
-      if (Contains(line.get<std::string>(), part)) return line.get<std::string>();
-    }
-    return "";
-  }
-  std::string Log() const { return process.out + process.err; }
-};
 
 class IdentificationBlackboxTest : public ::testing::Test {
  protected:
@@ -133,7 +110,7 @@ class IdentificationBlackboxTest : public ::testing::Test {
 
   // SCHEDULED: the scheduler writes its file naming the run. OPTIONS: the
   // run's own options as vzdump logs them.
-  Sim RunSim(const json& options, bool scheduled) {
+  SimRun RunSim(const json& options, bool scheduled) {
     json scenario = {{"storage", "pbs1"},
                      {"guests", {Guest(100, "qemu", "web01"), Guest(101, "lxc", "db01")}},
                      {"options", options}};
@@ -144,7 +121,7 @@ class IdentificationBlackboxTest : public ::testing::Test {
     const std::string n = std::to_string(++runs_);
     const std::string scenario_path = dir_.Write("scenario-" + n + ".json", scenario.dump(2));
     const std::string summary_path = dir_.Path("summary-" + n + ".json");
-    Sim sim;
+    SimRun sim;
     // With the node placement, the hook is the one vzdump.conf names.
     const std::vector<std::string> hook =
         node_default_ ? std::vector<std::string>{"--vzdump-conf", dir_.Path("vzdump.conf")}
@@ -198,19 +175,19 @@ class IdentificationBlackboxTest : public ::testing::Test {
   // A scheduled run, a "Run now" and a guest's "Backup now" of the daily job:
   // pushes for the first two, every task OK.
   void RunScheduledRunNowAndBackupNow() {
-    Sim scheduled = RunSim(DailyJob(), /*scheduled=*/true);
+    SimRun scheduled = RunSim(DailyJob(), /*scheduled=*/true);
     EXPECT_EQ(scheduled.Exit("job-end"), 0) << scheduled.Log();
     ASSERT_EQ(kuma_->Requests().size(), 1u) << scheduled.Log();
     ExpectPush(kuma_->Requests()[0], kToken, "up");
 
     // "Run now" of the daily job: no scheduler file; a disabled legacy job
     // has the same storage and guests.
-    Sim run_now = RunSim(RunNowOptions(), /*scheduled=*/false);
+    SimRun run_now = RunSim(RunNowOptions(), /*scheduled=*/false);
     EXPECT_EQ(run_now.Exit("job-end"), 0) << run_now.Log();
     EXPECT_EQ(Str(run_now.summary, "task_status"), "OK") << run_now.Log();
     ASSERT_EQ(kuma_->Requests().size(), 2u) << run_now.Log();
     ExpectPush(kuma_->Requests()[1], kToken, "up");
-    EXPECT_NE(run_now.Line("job-end", std::string("pushed up to Uptime Kuma for job ") + kDaily),
+    EXPECT_NE(run_now.LineWith("job-end", std::string("pushed up to Uptime Kuma for job ") + kDaily),
               "")
         << run_now.Log();
 
@@ -218,12 +195,12 @@ class IdentificationBlackboxTest : public ::testing::Test {
     json adhoc = {{"vmid", "100,101"},  {"storage", "pbs1"}, {"mode", "snapshot"},
                   {"node", "pve1"},     {"remove", 0},       {"notes-template", "{{guestname}}"},
                   {"notification-mode", "auto"}};
-    Sim backup_now = RunSim(adhoc, /*scheduled=*/false);
+    SimRun backup_now = RunSim(adhoc, /*scheduled=*/false);
     EXPECT_EQ(backup_now.Exit("job-end"), 0) << backup_now.Log();
     EXPECT_EQ(Str(backup_now.summary, "task_status"), "OK") << backup_now.Log();
-    EXPECT_NE(backup_now.Line("job-end", "not a backup job: not reported to Kuma"), "")
+    EXPECT_NE(backup_now.LineWith("job-end", "not a backup job: not reported to Kuma"), "")
         << backup_now.Log();
-    EXPECT_EQ(backup_now.Line("job-end", "ERROR"), "") << backup_now.Log();
+    EXPECT_EQ(backup_now.LineWith("job-end", "ERROR"), "") << backup_now.Log();
     EXPECT_EQ(kuma_->Requests().size(), 2u) << "a run of no job is not pushed";
   }
 
@@ -294,7 +271,7 @@ TEST_F(IdentificationBlackboxTest, AFailingChainedJobEndScriptTurnsThePushDown) 
   config["hook"] = {{"chain", {global}}};
   dir_.Write("config.json", config.dump(2) + "\n");
 
-  Sim run = RunSim(DailyJob(), /*scheduled=*/true);
+  SimRun run = RunSim(DailyJob(), /*scheduled=*/true);
   // vzdump sees the chained script's failure, as it would without us ...
   EXPECT_EQ(run.Exit("job-end"), 3) << run.Log();
   EXPECT_NE(Str(run.summary, "task_status"), "OK");
@@ -311,15 +288,15 @@ TEST_F(IdentificationBlackboxTest, AFailingChainedJobEndScriptTurnsThePushDown) 
   EXPECT_EQ(lines[1], "offsite job-init");
   EXPECT_TRUE(HasLine(ReadText(order), "offsite backup-start")) << ReadText(order);
   EXPECT_TRUE(HasLine(ReadText(order), "offsite job-end")) << ReadText(order);
-  EXPECT_NE(run.Line("job-end", "offsite: link down"), "") << run.Log();
+  EXPECT_NE(run.LineWith("job-end", "offsite: link down"), "") << run.Log();
 }
 
 TEST_F(IdentificationBlackboxTest, AJobWithoutMonitorIsAnErrorAndDownOnTheNodeMonitor) {
   ASSERT_NO_FATAL_FAILURE(WriteConfig(json::object()));
-  Sim run = RunSim(RunNowOptions(), /*scheduled=*/false);
+  SimRun run = RunSim(RunNowOptions(), /*scheduled=*/false);
   EXPECT_EQ(run.Exit("job-end"), 0) << run.Log();
   EXPECT_EQ(Str(run.summary, "task_status"), "OK") << run.Log();
-  const std::string error = run.Line("job-end", "ERROR: pbk-agent: backup job ");
+  const std::string error = run.LineWith("job-end", "ERROR: pbk-agent: backup job ");
   EXPECT_TRUE(Contains(error, std::string(kDaily) + " has no push monitor on node pve1")) << run.Log();
   auto requests = kuma_->Requests();
   ASSERT_EQ(requests.size(), 1u) << run.Log();
@@ -328,7 +305,7 @@ TEST_F(IdentificationBlackboxTest, AJobWithoutMonitorIsAnErrorAndDownOnTheNodeMo
 
   // Without a node monitor nobody hears of it: job-end fails, as before.
   ASSERT_NO_FATAL_FAILURE(WriteConfig(json::object(), /*node_monitor=*/false));
-  Sim unheard = RunSim(RunNowOptions(), /*scheduled=*/false);
+  SimRun unheard = RunSim(RunNowOptions(), /*scheduled=*/false);
   EXPECT_EQ(unheard.Exit("job-end"), 1) << unheard.Log();
   EXPECT_EQ(kuma_->Requests().size(), 1u);
 }
@@ -339,10 +316,10 @@ TEST_F(IdentificationBlackboxTest, TwoJobsWithTheRunsOptionsAreAnErrorNeverAFail
   twin["schedule"] = "sat 02:00";
   WriteJobCache({DailyJob(), twin});
   ASSERT_NO_FATAL_FAILURE(WriteConfig({{kDaily, {{"push_token", kToken}}}}));
-  Sim run = RunSim(RunNowOptions(), /*scheduled=*/false);
+  SimRun run = RunSim(RunNowOptions(), /*scheduled=*/false);
   EXPECT_EQ(run.Exit("job-end"), 0) << run.Log();
   EXPECT_EQ(Str(run.summary, "task_status"), "OK") << run.Log();
-  const std::string error = run.Line("job-end", "ERROR: pbk-agent: cannot tell which backup job");
+  const std::string error = run.LineWith("job-end", "ERROR: pbk-agent: cannot tell which backup job");
   EXPECT_TRUE(Contains(error, kDaily) && Contains(error, "backup-twin")) << run.Log();
   auto requests = kuma_->Requests();
   ASSERT_EQ(requests.size(), 1u) << run.Log();

@@ -28,6 +28,7 @@
 
 #include "tests/support/process.h"
 #include "tests/support/test_text.h"
+#include "tests/support/sim_run.h"
 
 namespace pbk::testing::refresh_blackbox {
 
@@ -176,28 +177,6 @@ struct AgentSetup {
   // hook.chain: the gate script, which can hold a run in backup-end of guest
   // 100 (see ArmGate).
   bool gate = false;
-};
-
-struct SimRun {
-  RunResult process;
-  json summary;
-
-  json Call(const std::string& phase) const {
-    for (const auto& call : At(summary, "calls")) {
-      if (Str(call, "phase") == phase) return call;
-    }
-    return json();
-  }
-  // What PHASE wrote to the task log.
-  std::string TaskLog(const std::string& phase) const {
-    std::string text;
-    const json call = Call(phase);
-    for (const auto& line : At(call, "stdout")) {
-      if (line.is_string()) text += line.get<std::string>() + "\n";
-    }
-    return text;
-  }
-  std::string Log() const { return process.out + process.err; }
 };
 
 }  // namespace pbk::testing::refresh_blackbox

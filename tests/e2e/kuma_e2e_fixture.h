@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/e2e/kuma_e2e_environment.h"
+#include "tests/support/sim_run.h"
 
 namespace pbk::testing::kuma_e2e {
 
@@ -36,37 +37,16 @@ inline json TwoGuests(const std::string& job_id, const std::string& run_101 = "s
       job_id);
 }
 
-// What the simulator reports about one run.
-struct SimRun {
-  RunResult process;
-  json summary;
+// What the simulator reports about one run (tests/support/sim_run.h), with
+// the wall clock of its start, to place its calls in Kuma's time.
+struct SimRun : testing::SimRun {
   int64_t wall_start_ms = 0;  // wall clock just before the simulator started
 
-  json Call(const std::string& phase) const {
-    for (const auto& call : At(summary, "calls")) {
-      if (Str(call, "phase") == phase) return call;
-    }
-    return json();
-  }
-  size_t CallCount(const std::string& phase) const {
-    size_t count = 0;
-    for (const auto& call : At(summary, "calls")) count += Str(call, "phase") == phase ? 1 : 0;
-    return count;
-  }
-  // The first task-log line of PHASE starting with PREFIX, or "".
-  std::string Line(const std::string& phase, const std::string& prefix) const {
-    const json call = Call(phase);  // kept alive: At() returns a reference into it
-    for (const auto& line : At(call, "stdout")) {
-      if (line.is_string() && StartsWith(line.get<std::string>(), prefix)) return line;
-    }
-    return "";
-  }
+  size_t CallCount(const std::string& phase) const { return Calls(phase).size(); }
   // The wall-clock time PHASE's hook call started.
   int64_t CallStartMs(const std::string& phase) const {
     return wall_start_ms + static_cast<int64_t>(Num(Call(phase), "start_ms"));
   }
-  std::string TaskStatus() const { return Str(summary, "task_status"); }
-  std::string Log() const { return process.out + process.err; }
 };
 
 // --- the cases ------------------------------------------------------------------------

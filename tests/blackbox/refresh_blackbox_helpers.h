@@ -28,6 +28,7 @@
 
 #include "tests/support/process.h"
 #include "tests/support/test_text.h"
+#include "tests/support/test_time.h"
 #include "tests/support/sim_run.h"
 
 namespace pbk::testing::refresh_blackbox {
@@ -61,34 +62,6 @@ constexpr char kApiSecret[] = "3f9c1d7e-5a2b-4c8d-9e0f-a1b2c3d4e5f6";
 // --- small helpers ------------------------------------------------------------
 
 inline int64_t NowSeconds() { return static_cast<int64_t>(time(nullptr)); }
-
-// As pbk-agent writes times in messages (FormatLocalTime): local time.
-inline std::string LocalTime(int64_t epoch_seconds) {
-  const time_t t = static_cast<time_t>(epoch_seconds);
-  struct tm local {};
-  localtime_r(&t, &local);
-  char buffer[32];
-  strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S %z", &local);
-  return buffer;
-}
-
-// The first local HOUR:MINUTE strictly after AFTER (seconds).
-inline int64_t NextDaily(int64_t after, int hour, int minute) {
-  const time_t t = static_cast<time_t>(after);
-  struct tm local {};
-  localtime_r(&t, &local);
-  for (int day = 0; day < 3; ++day) {
-    struct tm candidate = local;
-    candidate.tm_mday += day;
-    candidate.tm_hour = hour;
-    candidate.tm_min = minute;
-    candidate.tm_sec = 0;
-    candidate.tm_isdst = -1;
-    const int64_t at = static_cast<int64_t>(mktime(&candidate));
-    if (at > after) return at;
-  }
-  return 0;
-}
 
 // A UPID as PVE writes it (hex fields).
 inline std::string Upid(unsigned long long pid, unsigned long long pstart, int64_t start) {

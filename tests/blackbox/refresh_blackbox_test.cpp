@@ -120,7 +120,7 @@ TEST_F(RefreshStateTest, DailyJobWithoutARunForTwoDaysIsMissed) {
   WriteRefreshMemory({{kJob, "21:00"}}, now - 7 * 24 * 3600);
   WriteRunRecord(kJob, upid, last, true, "pve1: all 2 guests backed up in 5m 00s to pbs1");
   WriteSchedulerState(kJob, {{"state", "stopped"}, {"msg", "OK"}, {"upid", upid}});
-  const std::string due = LocalTime(NextDaily(last, 21, 0));
+  const std::string due = LocalTime(NextDailyAt(last, 21, 0));
 
   ExpectRefresh(
       {{kJob,

@@ -35,6 +35,7 @@
 #include "tests/support/test_certs.h"
 #include "tests/support/test_dir.h"
 #include "tests/support/test_text.h"
+#include "tests/support/test_time.h"
 
 namespace pbk::testing::kuma_e2e {
 
@@ -110,34 +111,6 @@ inline int64_t ParseKumaTime(const std::string& text) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return static_cast<int64_t>(timegm(&tm)) * 1000 + millis;
-}
-
-// EPOCH_SECONDS in local time, as pbk-agent writes times in its
-// messages ("2026-06-01 21:00:00").
-inline std::string LocalTime(int64_t epoch_seconds) {
-  const time_t t = static_cast<time_t>(epoch_seconds);
-  std::tm local{};
-  localtime_r(&t, &local);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S %z", &local);
-  return buffer;
-}
-
-// The first local HOUR:MINUTE strictly after AFTER (seconds since the epoch).
-inline int64_t NextDailyAt(int64_t after, int hour, int minute) {
-  for (int days = 0; days < 3; ++days) {
-    const time_t t = static_cast<time_t>(after);
-    std::tm local{};
-    localtime_r(&t, &local);
-    local.tm_mday += days;
-    local.tm_hour = hour;
-    local.tm_min = minute;
-    local.tm_sec = 0;
-    local.tm_isdst = -1;
-    const int64_t candidate = static_cast<int64_t>(mktime(&local));
-    if (candidate > after) return candidate;
-  }
-  return -1;
 }
 
 // PROGRAM's absolute path from PATH, or "".
